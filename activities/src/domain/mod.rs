@@ -1,0 +1,11 @@
+//! Value types shared by every layer, parsed once at the edge.
+
+pub mod hours;
+pub mod ids;
+pub mod phone;
+pub mod zone;
+
+pub use hours::BusinessHours;
+pub use ids::{BusinessId, CallId, ConversationId, LeadId, MessageId, RunId};
+pub use phone::{PhoneError, PhoneNumber};
+pub use zone::{Zone, ZoneError};

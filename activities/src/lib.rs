@@ -1,0 +1,20 @@
+//! Everything with a side effect: the Postgres store, Twilio, SMS delivery,
+//! and the wording of every text.
+
+pub mod domain;
+pub mod gsm;
+pub mod sms;
+pub mod store;
+pub mod templates;
+pub mod twilio;
+
+use sqlx::PgPool;
+
+/// Our schema's migrations (`migrations/` at the repository root).
+pub static MIGRATOR: sqlx::migrate::Migrator = sqlx::migrate!("../migrations");
+
+/// Applies our migrations. underway's own (schema `underway`) must run first:
+/// ours index its task table.
+pub async fn migrate(pool: &PgPool) -> Result<(), sqlx::migrate::MigrateError> {
+    MIGRATOR.run(pool).await
+}

@@ -1,0 +1,192 @@
+//! Sending one outbox row, effectively once: opt-outs re-checked at send time,
+//! `sending` committed before the provider call, a maybe-sent row reconciled
+//! with the provider before any resend, and provider errors turned into actions.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use crate::domain::{BusinessId, PhoneNumber};
+use crate::store::{messages, messages::Message, opt_outs};
+use crate::twilio::{NewMessage, TwilioClient, TwilioError};
+
+/// Where texts go: Twilio, or the simulator that records them and sends nothing.
+#[derive(Clone)]
+pub enum SmsTransport {
+    Twilio(TwilioClient),
+    Simulator,
+}
+
+/// What happened to one delivery attempt.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Delivery {
+    Sent { sid: String },
+    /// We refused to send: the number is opted out.
+    Blocked,
+    /// The number opted out at the carrier (21610/30004); now on our list too.
+    OptedOut,
+    /// Not a number that can take texts (landline, invalid).
+    Unreachable,
+    /// A permanent provider rejection, recorded.
+    Failed,
+    /// Will be tried again at this time.
+    RetryAt(DateTime<Utc>),
+}
+
+/// Retry policy for expected provider failures (our own; underway's retries are for crashes).
+#[derive(Debug, Clone, Copy)]
+pub struct RetryPolicy {
+    pub base: Duration,
+    pub max: Duration,
+    pub max_attempts: i32,
+}
+
+impl RetryPolicy {
+    fn delay(&self, attempts: i32) -> Duration {
+        let exp = u32::try_from(attempts.clamp(1, 16) - 1).unwrap_or(0);
+        self.base.saturating_mul(2u32.saturating_pow(exp)).min(self.max)
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DeliverError {
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+}
+
+/// The callback URL Twilio posts delivery updates to.
+pub struct Callbacks {
+    pub status_url: Option<String>,
+}
+
+impl SmsTransport {
+    async fn send(&self, m: &Message, cb: &Callbacks) -> Result<String, TwilioError> {
+        match self {
+            SmsTransport::Simulator => Ok(format!("SM{}", uuid::Uuid::new_v4().simple())),
+            SmsTransport::Twilio(client) => {
+                let msg = NewMessage {
+                    to: &m.to_phone,
+                    from: &m.from_phone,
+                    body: &m.body,
+                    status_callback: cb.status_url.clone(),
+                    validity_period: m.validity_seconds.and_then(|v| u32::try_from(v).ok()),
+                };
+                client.create_message(&msg).await.map(|r| r.sid)
+            }
+        }
+    }
+
+    /// Looks for a message with this body that the provider already has.
+    async fn find_sent(&self, m: &Message) -> Result<Option<String>, TwilioError> {
+        match self {
+            // Nothing leaves the machine: a send lost in a crash never happened.
+            SmsTransport::Simulator => Ok(None),
+            SmsTransport::Twilio(client) => {
+                // Only messages created after our row (with slack for clock skew) can be this one.
+                let since = m.created_at - chrono::Duration::minutes(5);
+                let list = client.list_messages(&m.to_phone, &m.from_phone, since).await?;
+                Ok(list
+                    .into_iter()
+                    .find(|r| r.body.as_deref() == Some(m.body.as_str()) && r.created_at().is_some_and(|t| t >= since))
+                    .map(|r| r.sid))
+            }
+        }
+    }
+}
+
+/// Delivers one pending outbox row. Never holds a transaction across the call.
+pub async fn deliver(
+    pool: &PgPool,
+    transport: &SmsTransport,
+    m: &Message,
+    cb: &Callbacks,
+    policy: &RetryPolicy,
+) -> Result<Delivery, DeliverError> {
+    if m.audience == "customer" && opt_outs::is_opted_out(pool, m.business_id, &m.to_phone).await? {
+        messages::mark_failed(pool, m.id, "blocked", None, "recipient opted out").await?;
+        return Ok(Delivery::Blocked);
+    }
+    if m.status == "sending" {
+        match transport.find_sent(m).await {
+            Ok(Some(sid)) => {
+                messages::mark_sent(pool, m.id, &sid).await?;
+                tracing::info!(message_id = %m.id, "reconciled a maybe-sent message: it was sent");
+                return Ok(Delivery::Sent { sid });
+            }
+            Ok(None) => {}
+            Err(e) => return retry(pool, m, policy, false, &e.to_string()).await,
+        }
+    }
+    if m.attempts >= policy.max_attempts {
+        messages::mark_failed(pool, m.id, "failed", None, "gave up after repeated provider failures").await?;
+        return Ok(Delivery::Failed);
+    }
+    messages::mark_sending(pool, m.id).await?;
+    match transport.send(m, cb).await {
+        Ok(sid) => {
+            messages::mark_sent(pool, m.id, &sid).await?;
+            Ok(Delivery::Sent { sid })
+        }
+        Err(e) => record_failure(pool, m, policy, e).await,
+    }
+}
+
+async fn record_failure(
+    pool: &PgPool,
+    m: &Message,
+    policy: &RetryPolicy,
+    e: TwilioError,
+) -> Result<Delivery, DeliverError> {
+    tracing::warn!(message_id = %m.id, error = %e, "sms send failed");
+    let text = e.to_string();
+    match e {
+        TwilioError::OptedOut { code } => {
+            opt_out_by_carrier(pool, m.business_id, &m.to_phone, code).await?;
+            messages::mark_failed(pool, m.id, "failed", Some(code), &text).await?;
+            Ok(Delivery::OptedOut)
+        }
+        TwilioError::Unreachable { code, .. } => {
+            opt_outs::mark_unreachable(pool, m.business_id, &m.to_phone, code, &text).await?;
+            messages::mark_failed(pool, m.id, "failed", Some(code), &text).await?;
+            Ok(Delivery::Unreachable)
+        }
+        TwilioError::Rejected { code, .. } => {
+            messages::mark_failed(pool, m.id, "failed", code, &text).await?;
+            Ok(Delivery::Failed)
+        }
+        TwilioError::Transient(_) => retry(pool, m, policy, true, &text).await,
+        TwilioError::Unknown(_) => retry(pool, m, policy, false, &text).await,
+    }
+}
+
+async fn opt_out_by_carrier(pool: &PgPool, business_id: BusinessId, phone: &PhoneNumber, code: i64) -> sqlx::Result<()> {
+    opt_outs::add_opt_out(pool, business_id, phone, &format!("carrier_{code}")).await
+}
+
+async fn retry(
+    pool: &PgPool,
+    m: &Message,
+    policy: &RetryPolicy,
+    definitely_unsent: bool,
+    error: &str,
+) -> Result<Delivery, DeliverError> {
+    let wait = policy.delay(m.attempts + 1);
+    let at = Utc::now() + chrono::Duration::from_std(wait).unwrap_or_else(|_| chrono::Duration::seconds(60));
+    messages::mark_retry(pool, m.id, at, definitely_unsent, error).await?;
+    Ok(Delivery::RetryAt(at))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_and_is_capped() {
+        let p = RetryPolicy { base: Duration::from_secs(2), max: Duration::from_secs(60), max_attempts: 8 };
+        assert_eq!(p.delay(1), Duration::from_secs(2));
+        assert_eq!(p.delay(2), Duration::from_secs(4));
+        assert_eq!(p.delay(4), Duration::from_secs(16));
+        assert_eq!(p.delay(10), Duration::from_secs(60));
+    }
+}

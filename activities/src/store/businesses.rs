@@ -1,0 +1,116 @@
+//! Businesses: the tenants.
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use serde::Serialize;
+use sqlx::{types::Json, FromRow, PgExecutor};
+
+use crate::domain::{BusinessHours, BusinessId, PhoneNumber, Zone};
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct Business {
+    pub id: BusinessId,
+    pub name: String,
+    pub owner_name: String,
+    pub owner_email: String,
+    pub owner_phone: PhoneNumber,
+    pub business_phone: PhoneNumber,
+    pub twilio_number: PhoneNumber,
+    pub timezone: Zone,
+    pub business_hours: Json<BusinessHours>,
+    pub services: Vec<String>,
+    pub avg_job_value: Decimal,
+    pub ai_greeting: Option<String>,
+    pub ai_instructions: Option<String>,
+    pub call_screening: bool,
+    pub owner_status: String,
+    pub owner_window_seconds: i32,
+    pub subscription_status: String,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Business {
+    /// Paused and cancelled businesses send nothing.
+    pub fn is_active(&self) -> bool {
+        matches!(self.subscription_status.as_str(), "active" | "trial")
+    }
+
+    pub fn is_open_at(&self, at: DateTime<Utc>) -> bool {
+        self.business_hours.0.is_open(at, self.timezone.tz())
+    }
+}
+
+/// What an operator supplies to onboard a business.
+#[derive(Debug, Clone)]
+pub struct NewBusiness {
+    pub name: String,
+    pub owner_name: String,
+    pub owner_email: String,
+    pub owner_phone: PhoneNumber,
+    pub business_phone: PhoneNumber,
+    pub twilio_number: PhoneNumber,
+    pub timezone: Zone,
+    pub avg_job_value: Decimal,
+    pub services: Vec<String>,
+    pub ai_greeting: Option<String>,
+    pub call_screening: bool,
+}
+
+const COLUMNS: &str = "id, name, owner_name, owner_email, owner_phone, business_phone, twilio_number, \
+    timezone, business_hours, services, avg_job_value, ai_greeting, ai_instructions, call_screening, \
+    owner_status, owner_window_seconds, subscription_status, created_at";
+
+pub async fn insert_business(db: impl PgExecutor<'_>, b: &NewBusiness) -> sqlx::Result<Business> {
+    let sql = format!(
+        "INSERT INTO businesses (name, owner_name, owner_email, owner_phone, business_phone, \
+         twilio_number, timezone, avg_job_value, services, ai_greeting, call_screening) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) RETURNING {COLUMNS}"
+    );
+    sqlx::query_as(&sql)
+        .bind(&b.name)
+        .bind(&b.owner_name)
+        .bind(&b.owner_email)
+        .bind(&b.owner_phone)
+        .bind(&b.business_phone)
+        .bind(&b.twilio_number)
+        .bind(b.timezone)
+        .bind(b.avg_job_value)
+        .bind(&b.services)
+        .bind(&b.ai_greeting)
+        .bind(b.call_screening)
+        .fetch_one(db)
+        .await
+}
+
+pub async fn get_business(db: impl PgExecutor<'_>, id: BusinessId) -> sqlx::Result<Option<Business>> {
+    let sql = format!("SELECT {COLUMNS} FROM businesses WHERE id = $1");
+    sqlx::query_as(&sql).bind(id).fetch_optional(db).await
+}
+
+/// Tenant resolution for Twilio webhooks: our number is the `To` of the call.
+pub async fn find_by_twilio_number(
+    db: impl PgExecutor<'_>,
+    number: &PhoneNumber,
+) -> sqlx::Result<Option<Business>> {
+    let sql = format!("SELECT {COLUMNS} FROM businesses WHERE twilio_number = $1");
+    sqlx::query_as(&sql).bind(number).fetch_optional(db).await
+}
+
+pub async fn list_businesses(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Business>> {
+    let sql = format!("SELECT {COLUMNS} FROM businesses ORDER BY created_at, id");
+    sqlx::query_as(&sql).fetch_all(db).await
+}
+
+/// `trial`, `active`, `paused` or `cancelled` (the database checks the value).
+pub async fn set_subscription_status(
+    db: impl PgExecutor<'_>,
+    id: BusinessId,
+    status: &str,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query("UPDATE businesses SET subscription_status = $2 WHERE id = $1")
+        .bind(id)
+        .bind(status)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}

@@ -1,0 +1,140 @@
+//! Calls: one row per inbound call, keyed by Twilio's CallSid.
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgExecutor};
+
+use crate::domain::{BusinessId, CallId, PhoneNumber};
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct Call {
+    pub id: CallId,
+    pub business_id: BusinessId,
+    pub twilio_call_sid: String,
+    pub caller_phone: PhoneNumber,
+    pub status: String,
+    pub dial_call_status: Option<String>,
+    pub screened: bool,
+    pub screen_accepted_at: Option<DateTime<Utc>>,
+    pub duration_seconds: Option<i32>,
+    pub is_after_hours: bool,
+    pub created_at: DateTime<Utc>,
+}
+
+/// A call as the incoming-call webhook records it.
+#[derive(Debug, Clone)]
+pub struct NewCall<'a> {
+    pub business_id: BusinessId,
+    pub call_sid: &'a str,
+    pub caller: &'a PhoneNumber,
+    pub is_after_hours: bool,
+    pub screened: bool,
+    pub caller_state: Option<&'a str>,
+}
+
+/// How the dial ended, as decided from the action callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CallOutcome {
+    Answered,
+    Missed,
+}
+
+impl CallOutcome {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            CallOutcome::Answered => "answered",
+            CallOutcome::Missed => "missed",
+        }
+    }
+}
+
+const COLUMNS: &str = "id, business_id, twilio_call_sid, caller_phone, status, dial_call_status, \
+    screened, screen_accepted_at, duration_seconds, is_after_hours, created_at";
+
+/// Inserts the call, or returns the existing row when Twilio retries the webhook.
+/// The bool is true when this request created it.
+pub async fn upsert_ringing(db: impl PgExecutor<'_>, c: &NewCall<'_>) -> sqlx::Result<(Call, bool)> {
+    let sql = format!(
+        "WITH ins AS (
+            INSERT INTO calls (business_id, twilio_call_sid, caller_phone, is_after_hours, screened, caller_state)
+            VALUES ($1, $2, $3, $4, $5, $6)
+            ON CONFLICT (twilio_call_sid) DO NOTHING
+            RETURNING {COLUMNS}, true AS created)
+         SELECT * FROM ins
+         UNION ALL
+         SELECT {COLUMNS}, false AS created FROM calls WHERE twilio_call_sid = $2
+         LIMIT 1"
+    );
+    let row: CallWithFlag = sqlx::query_as(&sql)
+        .bind(c.business_id)
+        .bind(c.call_sid)
+        .bind(c.caller)
+        .bind(c.is_after_hours)
+        .bind(c.screened)
+        .bind(c.caller_state)
+        .fetch_one(db)
+        .await?;
+    Ok((row.call, row.created))
+}
+
+#[derive(FromRow)]
+struct CallWithFlag {
+    #[sqlx(flatten)]
+    call: Call,
+    created: bool,
+}
+
+pub async fn get_call(db: impl PgExecutor<'_>, business_id: BusinessId, id: CallId) -> sqlx::Result<Option<Call>> {
+    let sql = format!("SELECT {COLUMNS} FROM calls WHERE business_id = $1 AND id = $2");
+    sqlx::query_as(&sql).bind(business_id).bind(id).fetch_optional(db).await
+}
+
+pub async fn find_by_sid(db: impl PgExecutor<'_>, call_sid: &str) -> sqlx::Result<Option<Call>> {
+    let sql = format!("SELECT {COLUMNS} FROM calls WHERE twilio_call_sid = $1");
+    sqlx::query_as(&sql).bind(call_sid).fetch_optional(db).await
+}
+
+/// The owner pressed 1 on the whisper for this call.
+pub async fn record_screen_accept(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    id: CallId,
+    dial_call_sid: Option<&str>,
+) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "UPDATE calls SET screen_accepted_at = COALESCE(screen_accepted_at, now()),
+                dial_call_sid = COALESCE($3, dial_call_sid)
+         WHERE business_id = $1 AND id = $2 AND status = 'ringing'",
+    )
+    .bind(business_id)
+    .bind(id)
+    .bind(dial_call_sid)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Moves a ringing call to its final status. Returns None if it was already
+/// finished (a retried callback), so the caller must not start anything twice.
+pub async fn finish_call(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    id: CallId,
+    outcome: CallOutcome,
+    dial_call_status: &str,
+    duration_seconds: Option<i32>,
+) -> sqlx::Result<Option<Call>> {
+    let sql = format!(
+        "UPDATE calls SET status = $3, dial_call_status = $4, duration_seconds = $5, ended_at = now()
+         WHERE business_id = $1 AND id = $2 AND status = 'ringing'
+         RETURNING {COLUMNS}"
+    );
+    sqlx::query_as(&sql)
+        .bind(business_id)
+        .bind(id)
+        .bind(outcome.as_str())
+        .bind(dial_call_status)
+        .bind(duration_seconds)
+        .fetch_optional(db)
+        .await
+}

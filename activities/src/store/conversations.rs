@@ -1,0 +1,188 @@
+//! Leads and their conversations. One open conversation per lead is enforced by
+//! a partial unique index, so racing calls cannot open two.
+
+use rust_decimal::Decimal;
+use sqlx::{FromRow, PgConnection, PgExecutor};
+
+use crate::domain::{BusinessId, CallId, ConversationId, LeadId, PhoneNumber};
+
+/// Where a lead came from (the seed's `source` column).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LeadSource {
+    MissedCall,
+    Manual,
+}
+
+impl LeadSource {
+    fn as_str(self) -> &'static str {
+        match self {
+            LeadSource::MissedCall => "missed_call",
+            LeadSource::Manual => "manual",
+        }
+    }
+}
+
+/// The result of asking for a conversation with a caller.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Opened {
+    /// A new conversation (and lead, if the caller was new) was created.
+    Created { conversation_id: ConversationId, lead_id: LeadId },
+    /// The caller already had an open conversation; the call was attached to it.
+    Joined { conversation_id: ConversationId, lead_id: LeadId },
+}
+
+#[derive(Debug, Clone, FromRow)]
+pub struct LeadSummary {
+    pub id: LeadId,
+    pub phone: PhoneNumber,
+    pub name: Option<String>,
+    pub service_needed: Option<String>,
+    pub status: String,
+}
+
+/// Finds or creates the lead, then opens a conversation unless one is open.
+pub async fn open_conversation(
+    conn: &mut PgConnection,
+    business_id: BusinessId,
+    phone: &PhoneNumber,
+    source: LeadSource,
+    estimated_value: Decimal,
+    call_id: Option<CallId>,
+) -> sqlx::Result<Opened> {
+    let lead_id: LeadId = sqlx::query_scalar(
+        "INSERT INTO leads (business_id, phone, source, estimated_value)
+         VALUES ($1, $2, $3, $4)
+         ON CONFLICT (business_id, phone) DO UPDATE
+            SET status = CASE WHEN leads.status IN ('unresponsive', 'lost') THEN 'new' ELSE leads.status END
+         RETURNING id",
+    )
+    .bind(business_id)
+    .bind(phone)
+    .bind(source.as_str())
+    .bind(estimated_value)
+    .fetch_one(&mut *conn)
+    .await?;
+
+    let created: Option<ConversationId> = sqlx::query_scalar(
+        "INSERT INTO conversations (business_id, lead_id, call_id) VALUES ($1, $2, $3)
+         ON CONFLICT (business_id, lead_id) WHERE status IN ('active', 'human_active', 'follow_up')
+         DO NOTHING RETURNING id",
+    )
+    .bind(business_id)
+    .bind(lead_id)
+    .bind(call_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    if let Some(conversation_id) = created {
+        return Ok(Opened::Created { conversation_id, lead_id });
+    }
+    let conversation_id = open_conversation_of_lead(&mut *conn, business_id, lead_id)
+        .await?
+        .ok_or(sqlx::Error::RowNotFound)?;
+    if let Some(call_id) = call_id {
+        attach_call(&mut *conn, business_id, conversation_id, call_id).await?;
+    }
+    Ok(Opened::Joined { conversation_id, lead_id })
+}
+
+async fn open_conversation_of_lead(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    lead_id: LeadId,
+) -> sqlx::Result<Option<ConversationId>> {
+    sqlx::query_scalar(
+        "SELECT id FROM conversations WHERE business_id = $1 AND lead_id = $2
+           AND status IN ('active', 'human_active', 'follow_up')",
+    )
+    .bind(business_id)
+    .bind(lead_id)
+    .fetch_optional(db)
+    .await
+}
+
+/// The caller's open conversation with this business, if any.
+pub async fn open_conversation_for(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    phone: &PhoneNumber,
+) -> sqlx::Result<Option<ConversationId>> {
+    sqlx::query_scalar(
+        "SELECT c.id FROM conversations c JOIN leads l ON l.id = c.lead_id
+         WHERE c.business_id = $1 AND l.business_id = $1 AND l.phone = $2
+           AND c.status IN ('active', 'human_active', 'follow_up')",
+    )
+    .bind(business_id)
+    .bind(phone)
+    .fetch_optional(db)
+    .await
+}
+
+pub async fn attach_call(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    conversation_id: ConversationId,
+    call_id: CallId,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO conversation_calls (business_id, conversation_id, call_id) VALUES ($1, $2, $3)
+         ON CONFLICT (call_id) DO NOTHING",
+    )
+    .bind(business_id)
+    .bind(conversation_id)
+    .bind(call_id)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn get_lead(db: impl PgExecutor<'_>, business_id: BusinessId, id: LeadId) -> sqlx::Result<Option<LeadSummary>> {
+    sqlx::query_as(
+        "SELECT id, phone, name, service_needed, status FROM leads WHERE business_id = $1 AND id = $2",
+    )
+    .bind(business_id)
+    .bind(id)
+    .fetch_optional(db)
+    .await
+}
+
+/// Moves a lead forward; `from` lists the statuses it may leave (never backwards).
+pub async fn set_lead_status(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    id: LeadId,
+    to: &str,
+    from: &[&str],
+) -> sqlx::Result<bool> {
+    let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
+    let r = sqlx::query("UPDATE leads SET status = $3 WHERE business_id = $1 AND id = $2 AND status = ANY($4)")
+        .bind(business_id)
+        .bind(id)
+        .bind(to)
+        .bind(&from)
+        .execute(db)
+        .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+/// Sets status and follow-up bookkeeping of a conversation.
+pub async fn update_conversation(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    id: ConversationId,
+    status: &str,
+    follow_up_count: i32,
+    next_follow_up_at: Option<chrono::DateTime<chrono::Utc>>,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE conversations SET status = $3, follow_up_count = $4, next_follow_up_at = $5
+         WHERE business_id = $1 AND id = $2",
+    )
+    .bind(business_id)
+    .bind(id)
+    .bind(status)
+    .bind(follow_up_count)
+    .bind(next_follow_up_at)
+    .execute(db)
+    .await?;
+    Ok(())
+}

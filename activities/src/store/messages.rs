@@ -1,0 +1,233 @@
+//! Messages: the transcript and the SMS outbox (see the migration's comment).
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{FromRow, PgExecutor};
+
+use crate::domain::{BusinessId, ConversationId, MessageId, PhoneNumber, RunId};
+
+/// Who an outbound text is for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+pub enum Audience {
+    Customer,
+    Owner,
+}
+
+impl Audience {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Audience::Customer => "customer",
+            Audience::Owner => "owner",
+        }
+    }
+}
+
+#[derive(Debug, Clone, FromRow, Serialize)]
+pub struct Message {
+    pub id: MessageId,
+    pub business_id: BusinessId,
+    pub conversation_id: Option<ConversationId>,
+    pub run_id: Option<RunId>,
+    pub purpose: Option<String>,
+    pub direction: String,
+    pub audience: String,
+    pub from_phone: PhoneNumber,
+    pub to_phone: PhoneNumber,
+    pub body: String,
+    pub validity_seconds: Option<i32>,
+    pub twilio_message_sid: Option<String>,
+    pub status: String,
+    pub attempts: i32,
+    pub error_code: Option<i32>,
+    pub last_error: Option<String>,
+    pub last_attempt_at: Option<DateTime<Utc>>,
+    pub next_attempt_at: Option<DateTime<Utc>>,
+    pub created_at: DateTime<Utc>,
+}
+
+impl Message {
+    /// Queued or maybe-sent: delivery is not finished.
+    pub fn is_pending(&self) -> bool {
+        matches!(self.status.as_str(), "queued" | "sending")
+    }
+}
+
+/// An outbound text with its final body, keyed by `(run_id, purpose)`.
+#[derive(Debug, Clone)]
+pub struct NewOutbound<'a> {
+    pub business_id: BusinessId,
+    pub conversation_id: Option<ConversationId>,
+    pub run_id: RunId,
+    pub purpose: &'a str,
+    pub audience: Audience,
+    pub from: &'a PhoneNumber,
+    pub to: &'a PhoneNumber,
+    pub body: &'a str,
+    pub validity_seconds: Option<i32>,
+}
+
+const COLUMNS: &str = "id, business_id, conversation_id, run_id, purpose, direction, audience, from_phone, \
+    to_phone, body, validity_seconds, twilio_message_sid, status, attempts, error_code, last_error, \
+    last_attempt_at, next_attempt_at, created_at";
+
+/// Inserts the outbox row; a second insert for the same `(run, purpose)` is a no-op.
+pub async fn queue_outbound(db: impl PgExecutor<'_>, m: &NewOutbound<'_>) -> sqlx::Result<Option<MessageId>> {
+    let sender = match m.audience {
+        Audience::Customer => "ai",
+        Audience::Owner => "system",
+    };
+    sqlx::query_scalar(
+        "INSERT INTO messages (business_id, conversation_id, run_id, purpose, direction, audience, sender_type,
+                               from_phone, to_phone, body, validity_seconds)
+         VALUES ($1, $2, $3, $4, 'outbound', $5, $6, $7, $8, $9, $10)
+         ON CONFLICT (run_id, purpose) DO NOTHING RETURNING id",
+    )
+    .bind(m.business_id)
+    .bind(m.conversation_id)
+    .bind(m.run_id)
+    .bind(m.purpose)
+    .bind(m.audience.as_str())
+    .bind(sender)
+    .bind(m.from)
+    .bind(m.to)
+    .bind(m.body)
+    .bind(m.validity_seconds)
+    .fetch_optional(db)
+    .await
+}
+
+/// Undelivered outbox rows of a run that are due now.
+pub async fn due_for_run(db: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result<Vec<Message>> {
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages WHERE run_id = $1 AND status IN ('queued', 'sending')
+           AND (next_attempt_at IS NULL OR next_attempt_at <= now()) ORDER BY created_at, id"
+    );
+    sqlx::query_as(&sql).bind(run_id).fetch_all(db).await
+}
+
+/// The earliest retry time among a run's undelivered rows.
+pub async fn next_retry_for_run(db: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result<Option<DateTime<Utc>>> {
+    sqlx::query_scalar(
+        "SELECT min(COALESCE(next_attempt_at, now())) FROM messages
+         WHERE run_id = $1 AND status IN ('queued', 'sending')",
+    )
+    .bind(run_id)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn by_purpose(db: impl PgExecutor<'_>, run_id: RunId, purpose: &str) -> sqlx::Result<Option<Message>> {
+    let sql = format!("SELECT {COLUMNS} FROM messages WHERE run_id = $1 AND purpose = $2");
+    sqlx::query_as(&sql).bind(run_id).bind(purpose).fetch_optional(db).await
+}
+
+/// The evidence that a send may have happened, committed before the provider call.
+pub async fn mark_sending(db: impl PgExecutor<'_>, id: MessageId) -> sqlx::Result<bool> {
+    let r = sqlx::query(
+        "UPDATE messages SET status = 'sending', attempts = attempts + 1, last_attempt_at = now(),
+                next_attempt_at = NULL
+         WHERE id = $1 AND status IN ('queued', 'sending')",
+    )
+    .bind(id)
+    .execute(db)
+    .await?;
+    Ok(r.rows_affected() == 1)
+}
+
+pub async fn mark_sent(db: impl PgExecutor<'_>, id: MessageId, sid: &str) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE messages SET status = 'sent', twilio_message_sid = $2, sent_at = now(), next_attempt_at = NULL,
+                last_error = NULL
+         WHERE id = $1 AND status IN ('queued', 'sending')",
+    )
+    .bind(id)
+    .bind(sid)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// A final failure: `failed` (provider said no) or `blocked` (we refused to send).
+pub async fn mark_failed(
+    db: impl PgExecutor<'_>,
+    id: MessageId,
+    status: &str,
+    code: Option<i64>,
+    error: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE messages SET status = $2, error_code = $3, last_error = $4, next_attempt_at = NULL
+         WHERE id = $1 AND status IN ('queued', 'sending')",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(code.and_then(|c| i32::try_from(c).ok()))
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Schedules another attempt. `definitely_unsent` puts the row back to `queued`;
+/// otherwise it stays `sending` and the next attempt reconciles first.
+pub async fn mark_retry(
+    db: impl PgExecutor<'_>,
+    id: MessageId,
+    at: DateTime<Utc>,
+    definitely_unsent: bool,
+    error: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE messages SET next_attempt_at = $2, last_error = $4,
+                status = CASE WHEN $3 THEN 'queued' ELSE status END
+         WHERE id = $1 AND status IN ('queued', 'sending')",
+    )
+    .bind(id)
+    .bind(at)
+    .bind(definitely_unsent)
+    .bind(error)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Applies a Twilio status callback. Statuses only move forward: a late
+/// `sent` never overwrites `delivered`.
+pub async fn apply_delivery_status(
+    db: impl PgExecutor<'_>,
+    sid: &str,
+    status: &str,
+    error_code: Option<i32>,
+) -> sqlx::Result<Option<(BusinessId, PhoneNumber)>> {
+    sqlx::query_as(
+        "UPDATE messages SET status = $2, error_code = COALESCE($3, error_code)
+         WHERE twilio_message_sid = $1
+           AND (CASE status WHEN 'sending' THEN 0 WHEN 'queued' THEN 0 WHEN 'sent' THEN 1
+                 WHEN 'delivered' THEN 2 WHEN 'undelivered' THEN 2 WHEN 'failed' THEN 2 ELSE 3 END)
+             < (CASE $2 WHEN 'sent' THEN 1 ELSE 2 END)
+         RETURNING business_id, to_phone",
+    )
+    .bind(sid)
+    .bind(status)
+    .bind(error_code)
+    .fetch_optional(db)
+    .await
+}
+
+/// Every text to or from a phone, oldest first (the simulator's phone view).
+pub async fn for_phone(db: impl PgExecutor<'_>, phone: &PhoneNumber, limit: i64) -> sqlx::Result<Vec<Message>> {
+    let sql = format!(
+        "SELECT * FROM (SELECT {COLUMNS} FROM messages WHERE to_phone = $1 OR from_phone = $1
+           ORDER BY created_at DESC, id DESC LIMIT $2) m ORDER BY created_at, id"
+    );
+    sqlx::query_as(&sql).bind(phone).bind(limit).fetch_all(db).await
+}
+
+/// Owner alerts of a business, oldest first.
+pub async fn owner_messages(db: impl PgExecutor<'_>, business_id: BusinessId, limit: i64) -> sqlx::Result<Vec<Message>> {
+    let sql = format!(
+        "SELECT * FROM (SELECT {COLUMNS} FROM messages WHERE business_id = $1 AND audience = 'owner'
+           ORDER BY created_at DESC, id DESC LIMIT $2) m ORDER BY created_at, id"
+    );
+    sqlx::query_as(&sql).bind(business_id).bind(limit).fetch_all(db).await
+}

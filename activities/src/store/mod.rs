@@ -1,0 +1,9 @@
+//! The Postgres store: typed queries, one module per aggregate. Every function
+//! that reads tenant data takes the `BusinessId` and filters on it.
+
+pub mod businesses;
+pub mod calls;
+pub mod conversations;
+pub mod messages;
+pub mod opt_outs;
+pub mod webhook_events;

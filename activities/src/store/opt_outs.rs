@@ -1,0 +1,63 @@
+//! The suppression list (ours, checked before every send even though Twilio
+//! keeps its own) and numbers that cannot take texts.
+
+use sqlx::PgExecutor;
+
+use crate::domain::{BusinessId, PhoneNumber};
+
+/// Opted out of this business, or globally.
+pub async fn is_opted_out(db: impl PgExecutor<'_>, business_id: BusinessId, phone: &PhoneNumber) -> sqlx::Result<bool> {
+    sqlx::query_scalar(
+        "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = $2 AND (business_id = $1 OR business_id IS NULL))",
+    )
+    .bind(business_id)
+    .bind(phone)
+    .fetch_one(db)
+    .await
+}
+
+pub async fn add_opt_out(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    phone: &PhoneNumber,
+    reason: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO opt_outs (phone, business_id, reason) VALUES ($1, $2, $3)
+         ON CONFLICT (phone, business_id) DO NOTHING",
+    )
+    .bind(phone)
+    .bind(business_id)
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+pub async fn is_unreachable(db: impl PgExecutor<'_>, business_id: BusinessId, phone: &PhoneNumber) -> sqlx::Result<bool> {
+    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM unreachable_numbers WHERE business_id = $1 AND phone = $2)")
+        .bind(business_id)
+        .bind(phone)
+        .fetch_one(db)
+        .await
+}
+
+pub async fn mark_unreachable(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    phone: &PhoneNumber,
+    error_code: i64,
+    reason: &str,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "INSERT INTO unreachable_numbers (business_id, phone, error_code, reason) VALUES ($1, $2, $3, $4)
+         ON CONFLICT (business_id, phone) DO UPDATE SET error_code = EXCLUDED.error_code, reason = EXCLUDED.reason",
+    )
+    .bind(business_id)
+    .bind(phone)
+    .bind(i32::try_from(error_code).unwrap_or(i32::MAX))
+    .bind(reason)
+    .execute(db)
+    .await?;
+    Ok(())
+}

@@ -1,0 +1,116 @@
+//! Every SMS wording, from `prompts/`, embedded in the binary and rendered with
+//! strict undefined checks so a missing variable fails instead of sending a
+//! blank text.
+
+use minijinja::{Environment, UndefinedBehavior, Value};
+
+use crate::gsm;
+
+const TEMPLATES: &[(&str, &str)] = &[
+    ("text_back", include_str!("../../prompts/sms/text_back.txt.j2")),
+    ("owner_missed_call", include_str!("../../prompts/sms/owner_missed_call.txt.j2")),
+    ("owner_call_back", include_str!("../../prompts/sms/owner_call_back.txt.j2")),
+    ("follow_up_1", include_str!("../../prompts/sms/follow_up_1.txt.j2")),
+    ("follow_up_2", include_str!("../../prompts/sms/follow_up_2.txt.j2")),
+    ("follow_up_3", include_str!("../../prompts/sms/follow_up_3.txt.j2")),
+];
+
+/// The template set, built once at startup.
+pub struct Templates {
+    env: Environment<'static>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("template {name}: {source}")]
+pub struct TemplateError {
+    name: String,
+    source: minijinja::Error,
+}
+
+impl Templates {
+    pub fn new() -> Result<Self, TemplateError> {
+        let mut env = Environment::new();
+        env.set_undefined_behavior(UndefinedBehavior::Strict);
+        for (name, src) in TEMPLATES {
+            env.add_template(name, src).map_err(|source| TemplateError { name: (*name).into(), source })?;
+        }
+        Ok(Self { env })
+    }
+
+    /// Renders a template and normalises it for SMS (GSM-7, trimmed).
+    pub fn render(&self, name: &str, ctx: Value) -> Result<String, TemplateError> {
+        let err = |source| TemplateError { name: name.to_owned(), source };
+        let text = self.env.get_template(name).map_err(err)?.render(ctx).map_err(err)?;
+        Ok(gsm::normalize(text.trim()))
+    }
+
+    /// The first text to a caller: the business's greeting or the default,
+    /// always naming the business and always ending with opt-out wording.
+    pub fn text_back(&self, business: &str, custom: Option<&str>) -> Result<String, TemplateError> {
+        let greeting = custom.map(str::trim).filter(|g| !g.is_empty()).map(|g| {
+            let g = g.trim_end_matches(|c: char| c.is_whitespace());
+            let g = strip_opt_out(g);
+            if g.to_lowercase().contains(&business.to_lowercase()) {
+                g.to_owned()
+            } else {
+                format!("{business}: {g}")
+            }
+        });
+        self.render("text_back", minijinja::context! { business, greeting })
+    }
+}
+
+/// Removes an opt-out sentence the owner wrote, so ours is not doubled.
+fn strip_opt_out(g: &str) -> &str {
+    let lower = g.to_lowercase();
+    match lower.rfind("reply stop") {
+        Some(i) => g.get(..i).unwrap_or(g).trim_end(),
+        None => g,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use minijinja::context;
+
+    #[test]
+    fn default_text_back_names_the_business_and_ends_with_opt_out() {
+        let t = Templates::new().unwrap();
+        let s = t.text_back("Smith's Heating & Air", None).unwrap();
+        assert!(s.contains("Smith's Heating & Air"));
+        assert!(s.ends_with("Reply STOP to opt out."));
+        assert!(s.len() <= 160, "{} chars: {s}", s.len());
+        assert!(gsm::is_gsm7(&s));
+    }
+
+    #[test]
+    fn custom_greeting_gets_the_business_name_and_one_opt_out() {
+        let t = Templates::new().unwrap();
+        let s = t.text_back("Cool Air", Some("Sorry we missed you! What’s going on? Reply STOP to opt out")).unwrap();
+        assert_eq!(s, "Cool Air: Sorry we missed you! What's going on? Reply STOP to opt out.");
+        let named = t.text_back("Cool Air", Some("Cool Air here, sorry!")).unwrap();
+        assert_eq!(named, "Cool Air here, sorry! Reply STOP to opt out.");
+    }
+
+    #[test]
+    fn every_sms_template_renders_within_two_segments() {
+        let t = Templates::new().unwrap();
+        let ctx = context! {
+            business => "Smith's Heating & Air Conditioning of Greater Springfield",
+            caller => "(512) 555-0123", time => "3:42 PM", after_hours => true,
+            reason => "landline", service => "AC not cooling", name => "Maria",
+        };
+        for (name, _) in TEMPLATES.iter().filter(|(n, _)| *n != "text_back") {
+            let s = t.render(name, ctx.clone()).unwrap();
+            assert!(!s.is_empty() && s.len() <= 306, "{name}: {} chars", s.len());
+            assert!(gsm::is_gsm7(&s), "{name} is not GSM-7: {s}");
+        }
+    }
+
+    #[test]
+    fn a_missing_variable_is_an_error_not_a_blank() {
+        let t = Templates::new().unwrap();
+        assert!(t.render("owner_missed_call", context! { caller => "x" }).is_err());
+    }
+}
