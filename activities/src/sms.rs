@@ -32,6 +32,8 @@ pub enum Delivery {
     Failed,
     /// Will be tried again at this time.
     RetryAt(DateTime<Utc>),
+    /// Another worker is sending it right now.
+    InFlight,
 }
 
 /// Retry policy for expected provider failures (our own; underway's retries are for crashes).
@@ -40,6 +42,8 @@ pub struct RetryPolicy {
     pub base: Duration,
     pub max: Duration,
     pub max_attempts: i32,
+    /// How long a `sending` row belongs to the worker that claimed it.
+    pub lease: Duration,
 }
 
 impl RetryPolicy {
@@ -107,7 +111,10 @@ pub async fn deliver(
         messages::mark_failed(pool, m.id, "blocked", None, "recipient opted out").await?;
         return Ok(Delivery::Blocked);
     }
-    if m.status == "sending" {
+    let Some(previous) = messages::claim_for_send(pool, m.id, policy.lease).await? else {
+        return Ok(Delivery::InFlight);
+    };
+    if previous == "sending" {
         match transport.find_sent(m).await {
             Ok(Some(sid)) => {
                 messages::mark_sent(pool, m.id, &sid).await?;
@@ -122,7 +129,6 @@ pub async fn deliver(
         messages::mark_failed(pool, m.id, "failed", None, "gave up after repeated provider failures").await?;
         return Ok(Delivery::Failed);
     }
-    messages::mark_sending(pool, m.id).await?;
     match transport.send(m, cb).await {
         Ok(sid) => {
             messages::mark_sent(pool, m.id, &sid).await?;
@@ -183,7 +189,12 @@ mod tests {
 
     #[test]
     fn backoff_doubles_and_is_capped() {
-        let p = RetryPolicy { base: Duration::from_secs(2), max: Duration::from_secs(60), max_attempts: 8 };
+        let p = RetryPolicy {
+            base: Duration::from_secs(2),
+            max: Duration::from_secs(60),
+            max_attempts: 8,
+            lease: Duration::from_secs(30),
+        };
         assert_eq!(p.delay(1), Duration::from_secs(2));
         assert_eq!(p.delay(2), Duration::from_secs(4));
         assert_eq!(p.delay(4), Duration::from_secs(16));

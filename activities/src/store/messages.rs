@@ -121,17 +121,32 @@ pub async fn by_purpose(db: impl PgExecutor<'_>, run_id: RunId, purpose: &str) -
     sqlx::query_as(&sql).bind(run_id).bind(purpose).fetch_optional(db).await
 }
 
-/// The evidence that a send may have happened, committed before the provider call.
-pub async fn mark_sending(db: impl PgExecutor<'_>, id: MessageId) -> sqlx::Result<bool> {
-    let r = sqlx::query(
-        "UPDATE messages SET status = 'sending', attempts = attempts + 1, last_attempt_at = now(),
+/// Claims a row for one send attempt and commits the evidence that a send may
+/// happen, before the provider call. A `sending` row is claimable only when a
+/// retry was scheduled or its last attempt is older than `lease` (its sender
+/// died): two workers never send the same row at once. Returns the status the
+/// row had, or None if another worker holds it.
+pub async fn claim_for_send(
+    db: impl PgExecutor<'_>,
+    id: MessageId,
+    lease: std::time::Duration,
+) -> sqlx::Result<Option<String>> {
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    sqlx::query_scalar(
+        "WITH prev AS (SELECT id, status FROM messages WHERE id = $1 FOR UPDATE)
+         UPDATE messages m SET status = 'sending', attempts = m.attempts + 1, last_attempt_at = now(),
                 next_attempt_at = NULL
-         WHERE id = $1 AND status IN ('queued', 'sending')",
+         FROM prev
+         WHERE m.id = prev.id
+           AND (prev.status = 'queued'
+                OR (prev.status = 'sending' AND (m.next_attempt_at IS NOT NULL
+                    OR m.last_attempt_at < now() - make_interval(secs => $2::float8 / 1000))))
+         RETURNING prev.status",
     )
     .bind(id)
-    .execute(db)
-    .await?;
-    Ok(r.rows_affected() == 1)
+    .bind(lease_ms)
+    .fetch_optional(db)
+    .await
 }
 
 pub async fn mark_sent(db: impl PgExecutor<'_>, id: MessageId, sid: &str) -> sqlx::Result<()> {

@@ -1,0 +1,169 @@
+//! Runs one tick of a conversation workflow: transition under the run's row
+//! lock, commit, deliver the outbox with no transaction open, repeat until
+//! nothing is due, then schedule the next wake-up with a fresh token.
+
+use std::collections::VecDeque;
+use std::time::Duration;
+
+use chrono::Utc;
+use sqlx::PgConnection;
+use uuid::Uuid;
+
+use activities::sms::{self, Callbacks, Delivery};
+use activities::store::businesses::{self, Business};
+use activities::store::{messages, opt_outs};
+
+use super::effects::apply;
+use super::state::{DeliveryResult, Event, State, WakeFacts};
+use super::transition::{step, Ctx};
+use crate::engine::runs::{self, RunRow, Save};
+use crate::engine::tick::{IN_FLIGHT_RECHECK, MAX_ROUNDS};
+use crate::engine::{EngineError, TickInput, Workflows};
+
+pub(crate) async fn tick(wf: &Workflows, input: &TickInput) -> Result<(), EngineError> {
+    let mut recheck = None;
+    for _ in 0..MAX_ROUNDS {
+        match round(wf, input, recheck.take()).await? {
+            Round::Finished => return Ok(()),
+            Round::Delivered { in_flight } => {
+                if in_flight {
+                    recheck = Some(IN_FLIGHT_RECHECK);
+                }
+            }
+        }
+    }
+    // Still work after many rounds: hand over to a fresh tick rather than spin.
+    round(wf, input, Some(Duration::ZERO)).await.map(|_| ())
+}
+
+enum Round {
+    Finished,
+    Delivered { in_flight: bool },
+}
+
+/// One transaction of transitions, then (outside it) the sends it queued.
+async fn round(wf: &Workflows, input: &TickInput, force_wake: Option<Duration>) -> Result<Round, EngineError> {
+    let pool = &wf.0.pool;
+    let mut tx = pool.begin().await?;
+    let Some(run) = runs::lock_run(&mut tx, input.run_id).await? else {
+        return Ok(Round::Finished);
+    };
+    if !run.accepts(input.token) {
+        tx.commit().await?;
+        return Ok(Round::Finished);
+    }
+    let business = businesses::get_business(&mut *tx, run.business_id)
+        .await?
+        .ok_or(EngineError::BusinessMissing(run.id))?;
+    let mut state: State = run.state().map_err(|e| EngineError::State(run.id, e))?;
+    let mut conversation_id = run.conversation_id;
+    let mut queue = observe(&mut tx, &run, &business, &state).await?;
+    let ctx = Ctx { now: Utc::now(), tz: business.timezone.tz() };
+    while let Some(event) = queue.pop_front() {
+        let d = step(&state, &event, &ctx);
+        if d.state != state || !d.commands.is_empty() {
+            let detail = serde_json::json!({"from": state.name(), "to": d.state.name()});
+            runs::record_event(&mut *tx, run.business_id, run.id, d.note, detail).await?;
+        }
+        for cmd in &d.commands {
+            if let Some(follow) = apply(wf, &mut tx, &run, &business, (&state, &d.state), cmd).await? {
+                if let Event::Opened { conversation_id: c, .. } | Event::Joined { conversation_id: c } = &follow {
+                    conversation_id = Some(*c);
+                }
+                queue.push_back(follow);
+            }
+        }
+        state = d.state;
+    }
+    let due = messages::due_for_run(&mut *tx, run.id).await?;
+    if due.is_empty() || force_wake.is_some() {
+        schedule(wf, &mut tx, &run, &state, conversation_id, force_wake).await?;
+        tx.commit().await?;
+        return Ok(Round::Finished);
+    }
+    runs::save_state(&mut tx, run.id, &state, conversation_id).await?;
+    tx.commit().await?;
+    deliver_all(wf, &due).await
+}
+
+/// Turns what the database shows into events for the transition.
+async fn observe(
+    conn: &mut PgConnection,
+    run: &RunRow,
+    business: &Business,
+    state: &State,
+) -> Result<VecDeque<Event>, EngineError> {
+    let mut events = VecDeque::new();
+    match state {
+        State::Start { caller, .. } | State::Waiting { caller, .. } => {
+            let facts = WakeFacts {
+                business_active: business.is_active(),
+                opted_out: opt_outs::is_opted_out(&mut *conn, business.id, caller).await?,
+                unreachable: opt_outs::is_unreachable(&mut *conn, business.id, caller).await?,
+            };
+            events.push_back(Event::Wake(facts));
+        }
+        State::Greeting { .. } => {
+            if let Some(m) = messages::by_purpose(&mut *conn, run.id, "text_back").await? {
+                if let Some(result) = final_result(&m.status, m.error_code) {
+                    events.push_back(Event::Delivered { purpose: "text_back".into(), result });
+                }
+            }
+        }
+        State::Done { .. } => {}
+    }
+    Ok(events)
+}
+
+fn final_result(status: &str, code: Option<i32>) -> Option<DeliveryResult> {
+    match (status, code) {
+        ("sent" | "delivered", _) => Some(DeliveryResult::Sent),
+        ("blocked", _) | ("failed" | "undelivered", Some(21610 | 30004)) => Some(DeliveryResult::OptedOut),
+        ("failed" | "undelivered", Some(21211 | 21614 | 21635 | 30005 | 30006)) => Some(DeliveryResult::Unreachable),
+        ("failed" | "undelivered", _) => Some(DeliveryResult::Failed),
+        _ => None,
+    }
+}
+
+/// Ends the run, or sets its next wake-up: the state's timer or the earliest
+/// outbox retry, whichever comes first, under a fresh token.
+async fn schedule(
+    wf: &Workflows,
+    conn: &mut PgConnection,
+    run: &RunRow,
+    state: &State,
+    conversation_id: Option<activities::domain::ConversationId>,
+    force_wake: Option<Duration>,
+) -> Result<(), EngineError> {
+    let now = Utc::now();
+    let retry = messages::next_retry_for_run(&mut *conn, run.id).await?;
+    let forced = force_wake.map(|d| now + chrono::Duration::from_std(d).unwrap_or_default());
+    let wake = [state.wake_at(), retry, forced].into_iter().flatten().min();
+    let Some(wake_at) = wake else {
+        let status = if state.is_done() { "completed" } else { "failed" };
+        if !state.is_done() {
+            tracing::error!(run_id = %run.id, state = state.name(), "run has nothing to wait for");
+        }
+        let save = Save { state, status, wake_token: None, wake_at: None, conversation_id };
+        runs::save_run(conn, run.id, &save).await?;
+        runs::record_event(&mut *conn, run.business_id, run.id, status, serde_json::json!({})).await?;
+        return Ok(());
+    };
+    let token = Uuid::new_v4();
+    let save = Save { state, status: "waiting", wake_token: Some(token), wake_at: Some(wake_at), conversation_id };
+    runs::save_run(conn, run.id, &save).await?;
+    let delay = (wake_at - now).to_std().unwrap_or(Duration::ZERO);
+    wf.enqueue_tick(conn, run.id, token, delay).await
+}
+
+async fn deliver_all(wf: &Workflows, due: &[messages::Message]) -> Result<Round, EngineError> {
+    let cfg = &wf.0.cfg;
+    let cb = Callbacks { status_url: cfg.status_callback.clone() };
+    let mut in_flight = false;
+    for m in due {
+        let outcome = sms::deliver(&wf.0.pool, &cfg.transport, m, &cb, &cfg.retry).await?;
+        tracing::debug!(message_id = %m.id, ?outcome, "delivery attempt");
+        in_flight |= matches!(outcome, Delivery::InFlight);
+    }
+    Ok(Round::Delivered { in_flight })
+}

@@ -1,0 +1,144 @@
+//! The workflow engine: our runs in our tables, underway only as durable
+//! wake-ups. A tick `{run_id, token}` locks its run, returns at once if the
+//! token moved on (that is how timers are cancelled), applies the pure
+//! transition, stores state, history and outbox rows, commits, sends with no
+//! transaction open, and schedules the next tick with a fresh token.
+
+pub mod runs;
+pub mod tick;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::{PgConnection, PgPool};
+use underway::Queue;
+use uuid::Uuid;
+
+use activities::domain::{BusinessId, CallId, PhoneNumber, RunId};
+use activities::sms::{RetryPolicy, SmsTransport};
+use activities::templates::Templates;
+
+use crate::conversation::State;
+pub use tick::{TickInput, TickTask};
+
+/// The underway queue every tick goes through.
+pub const QUEUE: &str = "callrecover_tick";
+/// The kind of run a missed call starts.
+pub const CONVERSATION: &str = "conversation";
+
+/// How the engine runs; built from the process settings.
+#[derive(Clone)]
+pub struct EngineConfig {
+    pub transport: SmsTransport,
+    pub retry: RetryPolicy,
+    /// `BASE_URL/webhook/sms/status`, given to Twilio on each send.
+    pub status_callback: Option<String>,
+    pub poll: Duration,
+    pub concurrency: usize,
+    /// A worker that stops heartbeating for this long is presumed dead.
+    pub heartbeat: Duration,
+    /// Validity of the text-back at Twilio: a stale "sorry we missed you" is dropped.
+    pub text_back_validity_secs: i32,
+}
+
+pub(crate) struct Inner {
+    pub pool: PgPool,
+    pub queue: Arc<Queue<TickTask>>,
+    pub templates: Templates,
+    pub cfg: EngineConfig,
+}
+
+/// The handle the web layer and the workers share.
+#[derive(Clone)]
+pub struct Workflows(pub(crate) Arc<Inner>);
+
+#[derive(Debug, thiserror::Error)]
+pub enum EngineError {
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error("queue: {0}")]
+    Queue(#[from] underway::queue::Error),
+    #[error("worker: {0}")]
+    Worker(#[from] underway::worker::Error),
+    #[error(transparent)]
+    Template(#[from] activities::templates::TemplateError),
+    #[error("run {0} has an unreadable state: {1}")]
+    State(RunId, serde_json::Error),
+    #[error("run {0}: business is gone")]
+    BusinessMissing(RunId),
+    #[error(transparent)]
+    Delivery(#[from] activities::sms::DeliverError),
+}
+
+impl Workflows {
+    pub async fn new(pool: PgPool, cfg: EngineConfig) -> Result<Self, EngineError> {
+        let queue = Queue::builder().name(QUEUE).pool(pool.clone()).build().await?;
+        let templates = Templates::new()?;
+        Ok(Self(Arc::new(Inner { pool, queue: Arc::new(queue), templates, cfg })))
+    }
+
+    pub fn pool(&self) -> &PgPool {
+        &self.0.pool
+    }
+
+    /// Starts the conversation workflow for a missed call, inside the caller's
+    /// transaction (the one that marks the call missed). A retried webhook for
+    /// the same call finds the run already there and starts nothing.
+    pub async fn start_missed_call(
+        &self,
+        conn: &mut PgConnection,
+        business_id: BusinessId,
+        call_id: CallId,
+        call_sid: &str,
+        caller: &PhoneNumber,
+        called_at: DateTime<Utc>,
+    ) -> Result<Option<RunId>, EngineError> {
+        let state = State::Start { call_id: Some(call_id), caller: caller.clone(), called_at };
+        let key = format!("call:{call_sid}");
+        let Some((run_id, token)) = runs::insert_run(&mut *conn, business_id, CONVERSATION, &key, &state).await? else {
+            return Ok(None);
+        };
+        runs::record_event(&mut *conn, business_id, run_id, "started", serde_json::json!({"by": "missed_call"})).await?;
+        self.enqueue_tick(conn, run_id, token, Duration::ZERO).await?;
+        Ok(Some(run_id))
+    }
+
+    /// Enqueues a tick in the caller's transaction.
+    pub(crate) async fn enqueue_tick(
+        &self,
+        conn: &mut PgConnection,
+        run_id: RunId,
+        token: Uuid,
+        delay: Duration,
+    ) -> Result<(), EngineError> {
+        let task = TickTask(self.0.clone());
+        let input = TickInput { run_id, token };
+        let ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
+        if ms == 0 {
+            self.0.queue.enqueue(&mut *conn, &task, &input).await?;
+        } else {
+            let span = jiff::Span::new().try_milliseconds(ms).unwrap_or_else(|_| jiff::Span::new().hours(24 * 13));
+            self.0.queue.enqueue_after(&mut *conn, &task, &input, span).await?;
+        }
+        Ok(())
+    }
+
+    /// Runs workers until `shutdown` fires: polls every `poll`, takes up to
+    /// `concurrency` ticks at once, and prunes finished tasks hourly.
+    pub async fn run_workers(&self, shutdown: tokio_util::sync::CancellationToken) -> Result<(), EngineError> {
+        let mut worker = underway::Worker::new(self.0.queue.clone(), TickTask(self.0.clone()));
+        worker.set_concurrency_limit(self.0.cfg.concurrency.max(1));
+        worker.set_shutdown_token(shutdown.clone());
+        let poll = jiff::Span::new()
+            .try_milliseconds(i64::try_from(self.0.cfg.poll.as_millis()).unwrap_or(1000))
+            .unwrap_or_else(|_| jiff::Span::new().seconds(1));
+        let pool = self.0.pool.clone();
+        let pruning = tokio::spawn(async move {
+            let _ = underway::queue::run_deletion_every(&pool, jiff::Span::new().hours(1)).await;
+        });
+        let result = worker.run_every(poll).await;
+        pruning.abort();
+        Ok(result?)
+    }
+}

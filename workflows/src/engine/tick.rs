@@ -1,0 +1,64 @@
+//! The single-step underway job that drives every run.
+
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sqlx::{Postgres, Transaction};
+use underway::task::{Error as TaskError, Result as TaskResult, RetryPolicy, Task};
+use uuid::Uuid;
+
+use activities::domain::RunId;
+
+use super::{EngineError, Inner, Workflows};
+use std::sync::Arc;
+
+/// The tick's input: small, and no secrets (it is stored in the queue).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct TickInput {
+    pub run_id: RunId,
+    pub token: Uuid,
+}
+
+/// The task underway runs. It ignores underway's transaction: writes through
+/// it are rolled back (underway-0.2-notes §3.9); each tick opens its own short ones.
+pub struct TickTask(pub(crate) Arc<Inner>);
+
+impl Task for TickTask {
+    type Input = TickInput;
+    type Output = ();
+
+    async fn execute(&self, tx: Transaction<'_, Postgres>, input: TickInput) -> TaskResult<()> {
+        // Release the savepoint now; the worker's outer transaction only holds the advisory lock.
+        drop(tx);
+        let wf = Workflows(self.0.clone());
+        match crate::conversation::driver::tick(&wf, &input).await {
+            Ok(()) => Ok(()),
+            Err(e) => {
+                tracing::error!(run_id = %input.run_id, error = %e, "tick failed; underway will retry");
+                let _ = super::runs::record_error(&self.0.pool, input.run_id, &e.to_string()).await;
+                Err(match e {
+                    EngineError::State(..) => TaskError::Fatal(e.to_string()),
+                    _ => TaskError::Retryable(e.to_string()),
+                })
+            }
+        }
+    }
+
+    fn retry_policy(&self) -> RetryPolicy {
+        RetryPolicy::builder().max_attempts(25).initial_interval_ms(500).max_interval_ms(60_000).build()
+    }
+
+    fn timeout(&self) -> jiff::Span {
+        jiff::Span::new().minutes(5)
+    }
+
+    fn heartbeat(&self) -> jiff::Span {
+        let secs = i64::try_from(self.0.cfg.heartbeat.as_secs()).unwrap_or(30).max(1);
+        jiff::Span::new().seconds(secs)
+    }
+}
+
+/// Rounds of transition-then-send a single tick may take before it yields.
+pub(crate) const MAX_ROUNDS: usize = 8;
+/// When a send is in flight elsewhere, look again after this long.
+pub(crate) const IN_FLIGHT_RECHECK: Duration = Duration::from_secs(5);
