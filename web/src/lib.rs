@@ -1,1 +1,16 @@
-//! placeholder
+//! The web layer and the `callrecover` binary: Twilio webhooks (signature
+//! checked), the phone simulator, and the commands that run it all.
+
+pub mod app;
+pub mod cli;
+pub mod commands;
+pub mod error;
+pub mod fake_twilio;
+pub mod postgres_finder;
+pub mod router;
+pub mod routes;
+pub mod settings;
+pub mod state;
+pub mod telemetry;
+pub mod twiml;
+pub mod twilio_request;

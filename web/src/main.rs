@@ -1,1 +1,46 @@
-fn main() {}
+//! `callrecover`: parses the subcommand, loads settings, and calls the library.
+
+use anyhow::Context;
+use clap::Parser;
+
+use web::app::{self, Mode};
+use web::cli::{Cli, Command};
+use web::settings::Settings;
+
+#[tokio::main]
+async fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Demo => return web::commands::demo::run().await,
+        Command::Bench(args) => return web::commands::bench::run(args).await,
+        _ => {}
+    }
+    let settings = Settings::from_env()?;
+    web::telemetry::init(settings.log_format);
+    let pool = app::connect(&settings).await?;
+    match cli.command {
+        Command::Migrate => {
+            workflows::migrate(&pool).await.context("migration failed")?;
+            println!("migrations applied");
+            Ok(())
+        }
+        Command::Business(cmd) => web::commands::business::run(&pool, cmd).await,
+        Command::Serve { no_workers } => serve(settings, pool, Mode { web: true, workers: !no_workers }).await,
+        Command::Worker => serve(settings, pool, Mode { web: false, workers: true }).await,
+        Command::Demo | Command::Bench(_) => Ok(()),
+    }
+}
+
+async fn serve(settings: Settings, pool: sqlx::PgPool, mode: Mode) -> anyhow::Result<()> {
+    workflows::migrate(&pool).await.context("migration failed")?;
+    let running = app::start(settings, pool, mode).await?;
+    if let Some(addr) = running.addr {
+        tracing::info!(%addr, workers = mode.workers, "listening");
+    }
+    let stop = running.shutdown.clone();
+    tokio::spawn(async move {
+        app::shutdown_signal().await;
+        stop.cancel();
+    });
+    running.wait().await
+}

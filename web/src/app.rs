@@ -1,0 +1,148 @@
+//! Building and running the process the same way in production and in tests:
+//! bind first, then serve web and/or workers until shut down.
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use anyhow::Context;
+use sqlx::postgres::{PgConnectOptions, PgPoolOptions};
+use sqlx::PgPool;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+use tokio_util::sync::CancellationToken;
+
+use activities::sms::{RetryPolicy, SmsTransport};
+use activities::twilio::TwilioClient;
+use workflows::{EngineConfig, Workflows};
+
+use crate::settings::Settings;
+use crate::state::AppState;
+
+/// What this process runs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Mode {
+    pub web: bool,
+    pub workers: bool,
+}
+
+/// A started process: where it listens and how to stop it.
+pub struct Running {
+    pub addr: Option<SocketAddr>,
+    pub shutdown: CancellationToken,
+    tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)>,
+}
+
+impl Running {
+    /// Waits until every part has stopped; reports the first that failed.
+    pub async fn wait(self) -> anyhow::Result<()> {
+        let mut first_err = None;
+        for (name, task) in self.tasks {
+            match task.await {
+                Ok(Ok(())) => tracing::info!(part = name, "stopped"),
+                Ok(Err(e)) => {
+                    tracing::error!(part = name, error = ?e, "stopped with an error");
+                    first_err.get_or_insert(e.context(name));
+                }
+                Err(e) => {
+                    first_err.get_or_insert(anyhow::anyhow!("{name} panicked: {e}"));
+                }
+            }
+        }
+        first_err.map_or(Ok(()), Err)
+    }
+
+    /// Stops everything and waits for it.
+    pub async fn stop(self) -> anyhow::Result<()> {
+        self.shutdown.cancel();
+        self.wait().await
+    }
+}
+
+/// A pool sized for web handlers plus worker ticks, with JIT off (it doubles
+/// the cost of underway's dequeue once the task table is large).
+pub async fn connect(settings: &Settings) -> anyhow::Result<PgPool> {
+    let opts: PgConnectOptions = settings.database_url.parse().context("DATABASE_URL is not a valid URL")?;
+    PgPoolOptions::new()
+        .max_connections(settings.db_max_connections)
+        .min_connections(2)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect_with(opts.options([("jit", "off")]))
+        .await
+        .context("could not connect to the database at DATABASE_URL")
+}
+
+pub fn engine_config(settings: &Settings) -> EngineConfig {
+    let transport = match &settings.twilio {
+        Some(t) => SmsTransport::Twilio(TwilioClient::new(
+            &settings.twilio_api_base,
+            &t.account_sid,
+            &t.auth_token,
+            settings.twilio_timeout,
+        )),
+        None => SmsTransport::Simulator,
+    };
+    EngineConfig {
+        transport,
+        retry: RetryPolicy {
+            base: settings.sms_retry_base,
+            max: settings.sms_retry_max,
+            max_attempts: settings.sms_max_attempts,
+            lease: settings.sms_send_lease,
+        },
+        status_callback: Some(settings.url("/webhook/sms/status")),
+        poll: settings.worker_poll,
+        concurrency: settings.worker_concurrency,
+        heartbeat: settings.worker_heartbeat,
+        text_back_validity_secs: settings.text_back_validity_secs,
+    }
+}
+
+/// Starts the web server and/or the workers on an already-migrated database.
+pub async fn start(settings: Settings, pool: PgPool, mode: Mode) -> anyhow::Result<Running> {
+    let workflows = Workflows::new(pool.clone(), engine_config(&settings)).await?;
+    let shutdown = CancellationToken::new();
+    let mut tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)> = Vec::new();
+    let mut addr = None;
+    if mode.web {
+        let listener = TcpListener::bind(settings.bind).await.with_context(|| format!("could not bind BIND={}", settings.bind))?;
+        let local = listener.local_addr()?;
+        addr = Some(local);
+        let state = AppState {
+            pool: pool.clone(),
+            workflows: workflows.clone(),
+            settings: Arc::new(settings.clone()),
+            local_addr: if local.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], local.port())) } else { local },
+            http: reqwest::Client::new(),
+        };
+        let app = crate::router::router(state);
+        let stop = shutdown.clone();
+        tasks.push((
+            "web",
+            tokio::spawn(async move {
+                axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await.context("web server")
+            }),
+        ));
+    }
+    if mode.workers {
+        let stop = shutdown.clone();
+        let wf = workflows.clone();
+        tasks.push(("workers", tokio::spawn(async move { wf.run_workers(stop).await.context("workers") })));
+    }
+    Ok(Running { addr, shutdown, tasks })
+}
+
+/// Resolves on Ctrl-C or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        if let Ok(mut s) = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            s.recv().await;
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! { _ = ctrl_c => {}, _ = term => {} }
+}

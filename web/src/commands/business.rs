@@ -1,0 +1,92 @@
+//! `callrecover business …`: onboarding from the shell.
+
+use std::str::FromStr;
+
+use anyhow::{bail, Context};
+use rust_decimal::Decimal;
+use sqlx::PgPool;
+
+use activities::domain::{BusinessId, PhoneNumber, Zone};
+use activities::store::businesses::{self, Business, NewBusiness};
+
+use crate::cli::{AddBusiness, BusinessCommand, UpdateBusiness};
+
+pub async fn run(pool: &PgPool, cmd: BusinessCommand) -> anyhow::Result<()> {
+    let out = match cmd {
+        BusinessCommand::Add(a) => serde_json::to_value(add(pool, a).await?)?,
+        BusinessCommand::List => serde_json::to_value(businesses::list_businesses(pool).await?)?,
+        BusinessCommand::Show { business } => serde_json::to_value(find(pool, &business).await?)?,
+        BusinessCommand::Update(u) => serde_json::to_value(update(pool, u).await?)?,
+    };
+    println!("{}", serde_json::to_string_pretty(&out)?);
+    Ok(())
+}
+
+fn phone(flag: &str, raw: &str) -> anyhow::Result<PhoneNumber> {
+    PhoneNumber::parse(raw).with_context(|| format!("--{flag} {raw:?}"))
+}
+
+pub fn new_business(a: AddBusiness) -> anyhow::Result<NewBusiness> {
+    let avg = Decimal::from_str(a.avg_job_value.trim()).with_context(|| format!("--avg-job-value {:?} is not an amount", a.avg_job_value))?;
+    if avg.is_sign_negative() {
+        bail!("--avg-job-value cannot be negative");
+    }
+    if !a.owner_email.contains('@') {
+        bail!("--owner-email {:?} is not an email address", a.owner_email);
+    }
+    Ok(NewBusiness {
+        name: a.name.trim().to_owned(),
+        owner_name: a.owner_name.trim().to_owned(),
+        owner_email: a.owner_email.trim().to_owned(),
+        owner_phone: phone("owner-phone", &a.owner_phone)?,
+        business_phone: phone("business-phone", &a.business_phone)?,
+        twilio_number: phone("twilio-number", &a.twilio_number)?,
+        timezone: Zone::parse(&a.timezone).context("--timezone")?,
+        avg_job_value: avg.round_dp(2),
+        services: a.services.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
+        ai_greeting: a.greeting,
+        call_screening: !a.no_screening,
+    })
+}
+
+async fn add(pool: &PgPool, a: AddBusiness) -> anyhow::Result<Business> {
+    let new = new_business(a)?;
+    match businesses::insert_business(pool, &new).await {
+        Ok(b) => Ok(b),
+        Err(sqlx::Error::Database(e)) if e.constraint() == Some("businesses_twilio_number_key") => {
+            bail!("another business already uses Twilio number {}", new.twilio_number)
+        }
+        Err(e) => Err(e).context("could not create the business"),
+    }
+}
+
+/// By id, or by the Twilio number.
+pub async fn find(pool: &PgPool, key: &str) -> anyhow::Result<Business> {
+    let found = match BusinessId::from_str(key) {
+        Ok(id) => businesses::get_business(pool, id).await?,
+        Err(_) => businesses::find_by_twilio_number(pool, &phone("business", key)?).await?,
+    };
+    found.with_context(|| format!("no business {key:?}"))
+}
+
+async fn update(pool: &PgPool, u: UpdateBusiness) -> anyhow::Result<Business> {
+    let b = find(pool, &u.business).await?;
+    if let Some(status) = &u.status {
+        if !matches!(status.as_str(), "trial" | "active" | "paused" | "cancelled") {
+            bail!("--status must be trial, active, paused or cancelled");
+        }
+        businesses::set_subscription_status(pool, b.id, status).await?;
+    }
+    if let Some(g) = &u.greeting {
+        sqlx::query("UPDATE businesses SET ai_greeting = NULLIF($2, '') WHERE id = $1").bind(b.id).bind(g).execute(pool).await?;
+    }
+    if let Some(s) = &u.screening {
+        let on = match s.as_str() {
+            "on" => true,
+            "off" => false,
+            _ => bail!("--screening must be on or off"),
+        };
+        sqlx::query("UPDATE businesses SET call_screening = $2 WHERE id = $1").bind(b.id).bind(on).execute(pool).await?;
+    }
+    find(pool, &b.id.to_string()).await
+}

@@ -1,0 +1,5 @@
+//! Subcommands that are more than a call into the library.
+
+pub mod bench;
+pub mod business;
+pub mod demo;

@@ -1,0 +1,200 @@
+//! A Twilio REST fake on a local port, answering as Twilio's OpenAPI spec says
+//! (201 + message resource; `{code, message, more_info, status}` errors; the
+//! list endpoint's page shape). The benchmark and the end-to-end tests point
+//! `TWILIO_API_BASE` at it, so our real client, auth and parsers run.
+
+use std::collections::VecDeque;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use axum::extract::{Path, Query, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde_json::{json, Value};
+
+/// One scripted answer to the next create-message request.
+#[derive(Debug, Clone)]
+pub enum Reply {
+    /// Accept (201), after an optional delay.
+    Accept { delay: Duration },
+    /// Answer this HTTP status with this Twilio error code.
+    Error { status: u16, code: i64 },
+    /// Store the message, then wait this long before answering (the client times out).
+    AcceptThenHang { delay: Duration },
+}
+
+/// A message the fake accepted.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub sid: String,
+    pub to: String,
+    pub from: String,
+    pub body: String,
+    pub status_callback: Option<String>,
+    pub validity_period: Option<String>,
+    pub at: Instant,
+    pub created: chrono::DateTime<chrono::Utc>,
+}
+
+#[derive(Default)]
+struct Inner {
+    script: VecDeque<Reply>,
+    sent: Vec<Sent>,
+    /// Every create request, accepted or not: (To, Body).
+    attempts: Vec<(String, String)>,
+    list_calls: usize,
+}
+
+#[derive(Clone)]
+pub struct FakeTwilio {
+    pub addr: SocketAddr,
+    pub account_sid: String,
+    pub auth_token: String,
+    inner: Arc<Mutex<Inner>>,
+}
+
+impl FakeTwilio {
+    pub async fn start() -> std::io::Result<Self> {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        let fake = FakeTwilio {
+            addr,
+            account_sid: "AC00000000000000000000000000000001".into(),
+            auth_token: "fake-auth-token".into(),
+            inner: Arc::default(),
+        };
+        let app = Router::new()
+            .route("/2010-04-01/Accounts/{sid}/Messages.json", post(create).get(list))
+            .with_state(fake.clone());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, app).await;
+        });
+        Ok(fake)
+    }
+
+    pub fn base_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Queues answers for the next create requests; afterwards it accepts.
+    pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
+        self.lock().script.extend(replies);
+    }
+
+    pub fn sent(&self) -> Vec<Sent> {
+        self.lock().sent.clone()
+    }
+
+    pub fn sent_to(&self, to: &str) -> Vec<Sent> {
+        self.lock().sent.iter().filter(|s| s.to == to).cloned().collect()
+    }
+
+    pub fn attempts(&self) -> Vec<(String, String)> {
+        self.lock().attempts.clone()
+    }
+
+    pub fn list_calls(&self) -> usize {
+        self.lock().list_calls
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Inner> {
+        self.inner.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn authorized(&self, headers: &HeaderMap, sid: &str) -> bool {
+        use base64::Engine;
+        let expected = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.account_sid, self.auth_token));
+        sid == self.account_sid
+            && headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Basic {expected}"))
+    }
+}
+
+fn error(status: u16, code: i64, message: &str) -> (StatusCode, Json<Value>) {
+    let s = StatusCode::from_u16(status).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    let body = json!({"code": code, "message": message, "more_info": format!("https://www.twilio.com/docs/errors/{code}"), "status": status});
+    (s, Json(body))
+}
+
+fn resource(fake: &FakeTwilio, m: &Sent) -> Value {
+    json!({
+        "account_sid": fake.account_sid, "api_version": "2010-04-01", "body": m.body,
+        "date_created": m.created.to_rfc2822(), "date_sent": null, "date_updated": m.created.to_rfc2822(),
+        "direction": "outbound-api", "error_code": null, "error_message": null, "from": m.from,
+        "messaging_service_sid": null, "num_media": "0", "num_segments": "1", "price": null, "price_unit": "USD",
+        "sid": m.sid, "status": "queued", "subresource_uris": {}, "to": m.to,
+        "uri": format!("/2010-04-01/Accounts/{}/Messages/{}.json", fake.account_sid, m.sid),
+    })
+}
+
+async fn create(
+    State(fake): State<FakeTwilio>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+    body: String,
+) -> (StatusCode, Json<Value>) {
+    if !fake.authorized(&headers, &sid) {
+        return error(401, 20003, "Authenticate");
+    }
+    let form: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap_or_default();
+    let get = |k: &str| form.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let (Some(to), Some(from), Some(text)) = (get("To"), get("From"), get("Body")) else {
+        return error(400, 21604, "A 'To' phone number is required.");
+    };
+    let reply = {
+        let mut inner = fake.lock();
+        inner.attempts.push((to.clone(), text.clone()));
+        inner.script.pop_front().unwrap_or(Reply::Accept { delay: Duration::ZERO })
+    };
+    let sent = Sent {
+        sid: format!("SM{}", uuid::Uuid::new_v4().simple()),
+        to,
+        from,
+        body: text,
+        status_callback: get("StatusCallback"),
+        validity_period: get("ValidityPeriod"),
+        at: Instant::now(),
+        created: chrono::Utc::now(),
+    };
+    match reply {
+        Reply::Error { status, code } => error(status, code, "scripted failure"),
+        Reply::Accept { delay } => {
+            tokio::time::sleep(delay).await;
+            fake.lock().sent.push(sent.clone());
+            (StatusCode::CREATED, Json(resource(&fake, &sent)))
+        }
+        Reply::AcceptThenHang { delay } => {
+            fake.lock().sent.push(sent.clone());
+            tokio::time::sleep(delay).await;
+            (StatusCode::CREATED, Json(resource(&fake, &sent)))
+        }
+    }
+}
+
+async fn list(
+    State(fake): State<FakeTwilio>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+    Query(q): Query<Vec<(String, String)>>,
+) -> (StatusCode, Json<Value>) {
+    if !fake.authorized(&headers, &sid) {
+        return error(401, 20003, "Authenticate");
+    }
+    let get = |k: &str| q.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone());
+    let (to, from) = (get("To"), get("From"));
+    let mut inner = fake.lock();
+    inner.list_calls += 1;
+    let messages: Vec<Value> = inner
+        .sent
+        .iter()
+        .rev()
+        .filter(|m| to.as_ref().is_none_or(|t| *t == m.to) && from.as_ref().is_none_or(|f| *f == m.from))
+        .map(|m| resource(&fake, m))
+        .collect();
+    let page = json!({
+        "messages": messages, "page": 0, "page_size": 50, "start": 0, "end": messages.len(),
+        "first_page_uri": "", "next_page_uri": null, "previous_page_uri": null, "uri": "",
+    });
+    (StatusCode::OK, Json(page))
+}

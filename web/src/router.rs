@@ -1,0 +1,23 @@
+//! The whole URL surface in one place.
+
+use axum::routing::{get, post};
+use axum::Router;
+use tower_http::trace::TraceLayer;
+
+use crate::routes::{health, simulator, sms_status, voice};
+use crate::state::AppState;
+
+pub fn router(state: AppState) -> Router {
+    let mut app = Router::new()
+        .route("/health", get(health::health))
+        .route("/webhook/voice/incoming", post(voice::incoming))
+        .route("/webhook/voice/screen", post(voice::screen))
+        .route("/webhook/voice/screen-accept", post(voice::screen_accept))
+        .route("/webhook/voice/call-completed", post(voice::call_completed))
+        .route("/webhook/sms/status", post(sms_status::status));
+    // The simulator plays Twilio; it is only mounted when no real Twilio is configured.
+    if state.settings.twilio.is_none() {
+        app = app.merge(simulator::router());
+    }
+    app.layer(TraceLayer::new_for_http()).with_state(state)
+}

@@ -1,0 +1,6 @@
+//! HTTP routes, one module per group.
+
+pub mod health;
+pub mod simulator;
+pub mod sms_status;
+pub mod voice;

@@ -1,0 +1,209 @@
+//! Typed configuration from environment variables, validated once at start.
+//! Every error names the variable at fault.
+
+use std::net::SocketAddr;
+use std::time::Duration;
+
+/// Twilio credentials; without them the simulator transport is used.
+#[derive(Clone)]
+pub struct TwilioCreds {
+    pub account_sid: String,
+    pub auth_token: String,
+}
+
+impl std::fmt::Debug for TwilioCreds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("TwilioCreds").field("account_sid", &self.account_sid).field("auth_token", &"***").finish()
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    Pretty,
+    Json,
+}
+
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub database_url: String,
+    /// The public URL Twilio calls; signatures are computed against it.
+    pub base_url: String,
+    pub bind: SocketAddr,
+    pub twilio: Option<TwilioCreds>,
+    pub twilio_api_base: String,
+    pub twilio_timeout: Duration,
+    /// Signs and verifies webhooks when running on the simulator.
+    pub simulator_token: String,
+    pub db_max_connections: u32,
+    pub worker_poll: Duration,
+    pub worker_concurrency: usize,
+    pub worker_heartbeat: Duration,
+    pub sms_retry_base: Duration,
+    pub sms_retry_max: Duration,
+    pub sms_max_attempts: i32,
+    pub sms_send_lease: Duration,
+    pub text_back_validity_secs: i32,
+    pub log_format: LogFormat,
+}
+
+/// A bad or missing variable, by name.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("configuration error in {var}: {message}")]
+pub struct ConfigError {
+    pub var: &'static str,
+    pub message: String,
+}
+
+fn err(var: &'static str, message: impl Into<String>) -> ConfigError {
+    ConfigError { var, message: message.into() }
+}
+
+impl Settings {
+    /// Reads the process environment.
+    pub fn from_env() -> Result<Self, ConfigError> {
+        Self::from_lookup(|k| std::env::var(k).ok())
+    }
+
+    /// Reads settings through `get`, so tests can pass a map.
+    pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
+        let get = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
+        let database_url = get("DATABASE_URL").ok_or_else(|| err("DATABASE_URL", "is not set (e.g. postgres://postgres@127.0.0.1:5432/callrecover)"))?;
+        if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
+            return Err(err("DATABASE_URL", "must start with postgres:// or postgresql://"));
+        }
+        let bind: SocketAddr = parse(&get, "BIND", "127.0.0.1:8080")?;
+        let base_url = base_url(get("BASE_URL"), bind)?;
+        let twilio = twilio(&get)?;
+        let twilio_api_base = get("TWILIO_API_BASE").unwrap_or_else(|| "https://api.twilio.com".into());
+        if !twilio_api_base.starts_with("http://") && !twilio_api_base.starts_with("https://") {
+            return Err(err("TWILIO_API_BASE", "must be an http(s) URL"));
+        }
+        let log_format = match get("LOG_FORMAT").as_deref().unwrap_or("pretty") {
+            "pretty" => LogFormat::Pretty,
+            "json" => LogFormat::Json,
+            other => return Err(err("LOG_FORMAT", format!("{other:?} is not pretty or json"))),
+        };
+        Ok(Self {
+            database_url,
+            base_url,
+            bind,
+            twilio,
+            twilio_api_base: twilio_api_base.trim_end_matches('/').to_owned(),
+            twilio_timeout: millis(&get, "TWILIO_TIMEOUT_MS", 10_000)?,
+            simulator_token: get("SIMULATOR_TOKEN").unwrap_or_else(|| "callrecover-simulator".into()),
+            db_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", "40")?,
+            worker_poll: millis(&get, "WORKER_POLL_MS", 1_000)?,
+            worker_concurrency: parse(&get, "WORKER_CONCURRENCY", "16")?,
+            worker_heartbeat: millis(&get, "WORKER_HEARTBEAT_MS", 5_000)?,
+            sms_retry_base: millis(&get, "SMS_RETRY_BASE_MS", 2_000)?,
+            sms_retry_max: millis(&get, "SMS_RETRY_MAX_MS", 300_000)?,
+            sms_max_attempts: parse(&get, "SMS_MAX_ATTEMPTS", "8")?,
+            sms_send_lease: millis(&get, "SMS_SEND_LEASE_MS", 30_000)?,
+            text_back_validity_secs: parse(&get, "TEXT_BACK_VALIDITY_SECS", "900")?,
+            log_format,
+        })
+    }
+
+    /// The token webhooks are signed with: Twilio's, or the simulator's.
+    pub fn webhook_token(&self) -> &str {
+        match &self.twilio {
+            Some(t) => &t.auth_token,
+            None => &self.simulator_token,
+        }
+    }
+
+    pub fn url(&self, path_and_query: &str) -> String {
+        format!("{}{}", self.base_url, path_and_query)
+    }
+}
+
+fn parse<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, var: &'static str, default: &str) -> Result<T, ConfigError> {
+    let raw = get(var).unwrap_or_else(|| default.to_owned());
+    raw.parse().map_err(|_| err(var, format!("{raw:?} is not valid")))
+}
+
+fn millis(get: &impl Fn(&str) -> Option<String>, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
+    let ms: u64 = parse(get, var, &default.to_string())?;
+    Ok(Duration::from_millis(ms))
+}
+
+fn base_url(raw: Option<String>, bind: SocketAddr) -> Result<String, ConfigError> {
+    let url = raw.unwrap_or_else(|| {
+        let host = if bind.ip().is_unspecified() { "127.0.0.1".to_owned() } else { bind.ip().to_string() };
+        format!("http://{host}:{}", bind.port())
+    });
+    let url = url.trim_end_matches('/').to_owned();
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
+    match rest {
+        Some(host) if !host.is_empty() && !host.contains('?') && !host.contains('#') && !host.contains(' ') => Ok(url),
+        _ => Err(err("BASE_URL", format!("{url:?} is not an http(s) URL without query (e.g. https://calls.example.com)"))),
+    }
+}
+
+fn twilio(get: &impl Fn(&str) -> Option<String>) -> Result<Option<TwilioCreds>, ConfigError> {
+    match (get("TWILIO_ACCOUNT_SID"), get("TWILIO_AUTH_TOKEN")) {
+        (None, None) => Ok(None),
+        (Some(_), None) => Err(err("TWILIO_AUTH_TOKEN", "is required when TWILIO_ACCOUNT_SID is set")),
+        (None, Some(_)) => Err(err("TWILIO_ACCOUNT_SID", "is required when TWILIO_AUTH_TOKEN is set")),
+        (Some(sid), Some(token)) => {
+            let valid = sid.len() == 34 && sid.starts_with("AC") && sid[2..].chars().all(|c| c.is_ascii_hexdigit());
+            if !valid {
+                return Err(err("TWILIO_ACCOUNT_SID", "must be AC followed by 32 hex characters"));
+            }
+            Ok(Some(TwilioCreds { account_sid: sid, auth_token: token }))
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn load(pairs: &[(&str, &str)]) -> Result<Settings, ConfigError> {
+        let map: HashMap<String, String> = pairs.iter().map(|(k, v)| (k.to_string(), v.to_string())).collect();
+        Settings::from_lookup(|k| map.get(k).cloned())
+    }
+
+    #[test]
+    fn defaults_need_only_a_database_url() {
+        let s = load(&[("DATABASE_URL", "postgres://localhost/x")]).unwrap();
+        assert_eq!(s.base_url, "http://127.0.0.1:8080");
+        assert!(s.twilio.is_none());
+        assert_eq!(s.webhook_token(), "callrecover-simulator");
+    }
+
+    #[test]
+    fn each_bad_variable_is_named() {
+        let cases: &[(&[(&str, &str)], &str)] = &[
+            (&[], "DATABASE_URL"),
+            (&[("DATABASE_URL", "mysql://x")], "DATABASE_URL"),
+            (&[("DATABASE_URL", "postgres://x"), ("BIND", "nope")], "BIND"),
+            (&[("DATABASE_URL", "postgres://x"), ("BASE_URL", "ftp://x")], "BASE_URL"),
+            (&[("DATABASE_URL", "postgres://x"), ("TWILIO_ACCOUNT_SID", "AC123")], "TWILIO_AUTH_TOKEN"),
+            (&[("DATABASE_URL", "postgres://x"), ("TWILIO_ACCOUNT_SID", "AC123"), ("TWILIO_AUTH_TOKEN", "t")], "TWILIO_ACCOUNT_SID"),
+            (&[("DATABASE_URL", "postgres://x"), ("TWILIO_API_BASE", "api.twilio.com")], "TWILIO_API_BASE"),
+            (&[("DATABASE_URL", "postgres://x"), ("WORKER_POLL_MS", "-1")], "WORKER_POLL_MS"),
+            (&[("DATABASE_URL", "postgres://x"), ("LOG_FORMAT", "xml")], "LOG_FORMAT"),
+        ];
+        for (pairs, var) in cases {
+            let e = load(pairs).unwrap_err();
+            assert_eq!(e.var, *var, "{pairs:?}");
+            assert!(e.to_string().contains(var));
+        }
+    }
+
+    #[test]
+    fn twilio_credentials_switch_off_the_simulator_and_are_not_debug_printed() {
+        let s = load(&[
+            ("DATABASE_URL", "postgres://x"),
+            ("TWILIO_ACCOUNT_SID", "AC0123456789abcdef0123456789abcdef"),
+            ("TWILIO_AUTH_TOKEN", "secret-token"),
+            ("BASE_URL", "https://calls.example.com/"),
+        ])
+        .unwrap();
+        assert_eq!(s.webhook_token(), "secret-token");
+        assert_eq!(s.base_url, "https://calls.example.com");
+        assert!(!format!("{s:?}").contains("secret-token"));
+    }
+}
