@@ -21,7 +21,9 @@ pub enum SmsTransport {
 /// What happened to one delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
-    Sent { sid: String },
+    Sent {
+        sid: String,
+    },
     /// We refused to send: the number is opted out.
     Blocked,
     /// The number opted out at the carrier (21610/30004); now on our list too.
@@ -166,7 +168,12 @@ async fn record_failure(
     }
 }
 
-async fn opt_out_by_carrier(pool: &PgPool, business_id: BusinessId, phone: &PhoneNumber, code: i64) -> sqlx::Result<()> {
+async fn opt_out_by_carrier(
+    pool: &PgPool,
+    business_id: BusinessId,
+    phone: &PhoneNumber,
+    code: i64,
+) -> sqlx::Result<()> {
     opt_outs::add_opt_out(pool, business_id, phone, &format!("carrier_{code}")).await
 }
 

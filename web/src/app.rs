@@ -51,6 +51,15 @@ impl Running {
         first_err.map_or(Ok(()), Err)
     }
 
+    /// Ends every part at once, as a crash would: in-flight work is dropped
+    /// mid-step and left for the next worker to recover.
+    pub fn abort(self) {
+        self.shutdown.cancel();
+        for (_, task) in self.tasks {
+            task.abort();
+        }
+    }
+
     /// Stops everything and waits for it.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();
@@ -104,14 +113,19 @@ pub async fn start(settings: Settings, pool: PgPool, mode: Mode) -> anyhow::Resu
     let mut tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)> = Vec::new();
     let mut addr = None;
     if mode.web {
-        let listener = TcpListener::bind(settings.bind).await.with_context(|| format!("could not bind BIND={}", settings.bind))?;
+        let listener =
+            TcpListener::bind(settings.bind).await.with_context(|| format!("could not bind BIND={}", settings.bind))?;
         let local = listener.local_addr()?;
         addr = Some(local);
         let state = AppState {
             pool: pool.clone(),
             workflows: workflows.clone(),
             settings: Arc::new(settings.clone()),
-            local_addr: if local.ip().is_unspecified() { SocketAddr::from(([127, 0, 0, 1], local.port())) } else { local },
+            local_addr: if local.ip().is_unspecified() {
+                SocketAddr::from(([127, 0, 0, 1], local.port()))
+            } else {
+                local
+            },
             http: reqwest::Client::new(),
         };
         let app = crate::router::router(state);

@@ -25,7 +25,7 @@ pub enum Command {
     Demo,
     /// Onboard and inspect businesses.
     #[command(subcommand)]
-    Business(BusinessCommand),
+    Business(Box<BusinessCommand>),
     /// Measure webhook latency and text-back time on the simulator transport.
     Bench(crate::commands::bench::BenchArgs),
 }

@@ -40,7 +40,8 @@ pub struct Sent {
 
 #[derive(Default)]
 struct Inner {
-    script: VecDeque<Reply>,
+    /// Scripted replies, each for one recipient or (None) for anyone.
+    script: VecDeque<(Option<String>, Reply)>,
     sent: Vec<Sent>,
     /// Every create request, accepted or not: (To, Body).
     attempts: Vec<(String, String)>,
@@ -80,7 +81,12 @@ impl FakeTwilio {
 
     /// Queues answers for the next create requests; afterwards it accepts.
     pub fn script(&self, replies: impl IntoIterator<Item = Reply>) {
-        self.lock().script.extend(replies);
+        self.lock().script.extend(replies.into_iter().map(|r| (None, r)));
+    }
+
+    /// Queues answers for the next create requests to one number only.
+    pub fn script_for(&self, to: &str, replies: impl IntoIterator<Item = Reply>) {
+        self.lock().script.extend(replies.into_iter().map(|r| (Some(to.to_owned()), r)));
     }
 
     pub fn sent(&self) -> Vec<Sent> {
@@ -105,7 +111,8 @@ impl FakeTwilio {
 
     fn authorized(&self, headers: &HeaderMap, sid: &str) -> bool {
         use base64::Engine;
-        let expected = base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.account_sid, self.auth_token));
+        let expected =
+            base64::engine::general_purpose::STANDARD.encode(format!("{}:{}", self.account_sid, self.auth_token));
         sid == self.account_sid
             && headers.get("authorization").and_then(|v| v.to_str().ok()) == Some(&format!("Basic {expected}"))
     }
@@ -145,7 +152,8 @@ async fn create(
     let reply = {
         let mut inner = fake.lock();
         inner.attempts.push((to.clone(), text.clone()));
-        inner.script.pop_front().unwrap_or(Reply::Accept { delay: Duration::ZERO })
+        let pos = inner.script.iter().position(|(who, _)| who.as_ref().is_none_or(|w| *w == to));
+        pos.and_then(|i| inner.script.remove(i)).map_or(Reply::Accept { delay: Duration::ZERO }, |(_, r)| r)
     };
     let sent = Sent {
         sid: format!("SM{}", uuid::Uuid::new_v4().simple()),

@@ -12,5 +12,5 @@ pub mod routes;
 pub mod settings;
 pub mod state;
 pub mod telemetry;
-pub mod twiml;
 pub mod twilio_request;
+pub mod twiml;

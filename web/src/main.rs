@@ -24,7 +24,7 @@ async fn main() -> anyhow::Result<()> {
             println!("migrations applied");
             Ok(())
         }
-        Command::Business(cmd) => web::commands::business::run(&pool, cmd).await,
+        Command::Business(cmd) => web::commands::business::run(&pool, *cmd).await,
         Command::Serve { no_workers } => serve(settings, pool, Mode { web: true, workers: !no_workers }).await,
         Command::Worker => serve(settings, pool, Mode { web: false, workers: true }).await,
         Command::Demo | Command::Bench(_) => Ok(()),

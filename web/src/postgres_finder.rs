@@ -66,10 +66,7 @@ pub enum PgFindError {
 
 /// Finds a PostgreSQL for the demo (see module docs) and returns the URL of its
 /// `callrecover_demo` database (or `env_url` unchanged when it is given).
-pub async fn find_or_start(
-    env_url: Option<String>,
-    data_dir: &Path,
-) -> Result<PgEndpoint, PgFindError> {
+pub async fn find_or_start(env_url: Option<String>, data_dir: &Path) -> Result<PgEndpoint, PgFindError> {
     if let Some(url) = env_url {
         let conn = connect(&url, ENV_CONNECT_TIMEOUT).await;
         close(conn.map_err(PgFindError::EnvUnreachable)?).await;
@@ -109,11 +106,7 @@ impl PgEndpoint {
 }
 
 fn endpoint(url: String, origin: PgOrigin, cluster: Option<Cluster>) -> PgEndpoint {
-    PgEndpoint {
-        url,
-        origin,
-        cluster,
-    }
+    PgEndpoint { url, origin, cluster }
 }
 
 /// Step (3): initialise (once), start (or reuse) a private cluster under `data_dir`.
@@ -121,11 +114,7 @@ pub(crate) async fn start_private_cluster(data_dir: &Path) -> Result<PgEndpoint,
     let bindir = find_bindir(data_dir).await?;
     let as_postgres = must_run_as_postgres().await?;
     let data_dir = prepare_data_dir(data_dir, as_postgres).await?;
-    let cluster = Cluster {
-        bindir,
-        data_dir,
-        as_postgres,
-    };
+    let cluster = Cluster { bindir, data_dir, as_postgres };
     let port = match cluster.running_port().await {
         Some(port) => {
             tracing::info!(port, "reusing the running private PostgreSQL");
@@ -145,11 +134,7 @@ pub(crate) async fn start_private_cluster(data_dir: &Path) -> Result<PgEndpoint,
 
 /// `program args…`, run via `runuser -u postgres --` when `as_postgres` (we are root).
 fn command(as_postgres: bool, program: &Path, args: &[String]) -> Command {
-    let mut cmd = Command::new(if as_postgres {
-        Path::new("runuser")
-    } else {
-        program
-    });
+    let mut cmd = Command::new(if as_postgres { Path::new("runuser") } else { program });
     if as_postgres {
         cmd.args(["-u", PG_USER, "--"]).arg(program);
     }
@@ -369,14 +354,7 @@ fn free_port() -> Result<u16, PgFindError> {
 
 fn initdb_args(data_dir: &Path) -> Vec<String> {
     let mut args = vec!["-D".into(), path_str(data_dir)];
-    args.extend(strings(&[
-        "-U",
-        PG_USER,
-        "--auth=trust",
-        "-E",
-        "UTF8",
-        "--locale=C",
-    ]));
+    args.extend(strings(&["-U", PG_USER, "--auth=trust", "-E", "UTF8", "--locale=C"]));
     args
 }
 
@@ -429,8 +407,7 @@ mod tests {
 
     #[test]
     fn newest_bindir_compares_versions_numerically() {
-        let dirs = ["9.6", "15", "10", "16"]
-            .map(|v| PathBuf::from(format!("/usr/lib/postgresql/{v}/bin")));
+        let dirs = ["9.6", "15", "10", "16"].map(|v| PathBuf::from(format!("/usr/lib/postgresql/{v}/bin")));
         let newest = newest_bindir(dirs);
         assert_eq!(newest, Some(PathBuf::from("/usr/lib/postgresql/16/bin")));
         assert_eq!(newest_bindir(Vec::new()), None);
@@ -438,14 +415,8 @@ mod tests {
 
     #[test]
     fn newest_bindir_ranks_unparseable_names_lowest() {
-        let dirs = [
-            PathBuf::from("/x/weird/bin"),
-            PathBuf::from("/usr/lib/postgresql/12/bin"),
-        ];
-        assert_eq!(
-            newest_bindir(dirs),
-            Some(PathBuf::from("/usr/lib/postgresql/12/bin"))
-        );
+        let dirs = [PathBuf::from("/x/weird/bin"), PathBuf::from("/usr/lib/postgresql/12/bin")];
+        assert_eq!(newest_bindir(dirs), Some(PathBuf::from("/usr/lib/postgresql/12/bin")));
     }
 
     #[test]
@@ -474,32 +445,14 @@ mod tests {
     #[test]
     fn initdb_args_are_trusting_utf8_as_postgres() {
         let args = initdb_args(Path::new("/d"));
-        assert_eq!(
-            args,
-            [
-                "-D",
-                "/d",
-                "-U",
-                "postgres",
-                "--auth=trust",
-                "-E",
-                "UTF8",
-                "--locale=C"
-            ]
-        );
+        assert_eq!(args, ["-D", "/d", "-U", "postgres", "--auth=trust", "-E", "UTF8", "--locale=C"]);
     }
 
     #[test]
     fn urls_point_at_loopback_as_postgres() {
         let base = base_url(5432);
-        assert_eq!(
-            db_url(&base, DEMO_DB),
-            "postgres://postgres@127.0.0.1:5432/callrecover_demo"
-        );
-        assert_eq!(
-            db_url(&base_url(40001), "postgres"),
-            "postgres://postgres@127.0.0.1:40001/postgres"
-        );
+        assert_eq!(db_url(&base, DEMO_DB), "postgres://postgres@127.0.0.1:5432/callrecover_demo");
+        assert_eq!(db_url(&base_url(40001), "postgres"), "postgres://postgres@127.0.0.1:40001/postgres");
     }
 
     #[test]

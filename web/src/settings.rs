@@ -67,7 +67,8 @@ impl Settings {
     /// Reads settings through `get`, so tests can pass a map.
     pub fn from_lookup(get: impl Fn(&str) -> Option<String>) -> Result<Self, ConfigError> {
         let get = |k: &str| get(k).map(|v| v.trim().to_owned()).filter(|v| !v.is_empty());
-        let database_url = get("DATABASE_URL").ok_or_else(|| err("DATABASE_URL", "is not set (e.g. postgres://postgres@127.0.0.1:5432/callrecover)"))?;
+        let database_url = get("DATABASE_URL")
+            .ok_or_else(|| err("DATABASE_URL", "is not set (e.g. postgres://postgres@127.0.0.1:5432/callrecover)"))?;
         if !(database_url.starts_with("postgres://") || database_url.starts_with("postgresql://")) {
             return Err(err("DATABASE_URL", "must start with postgres:// or postgresql://"));
         }
@@ -117,7 +118,11 @@ impl Settings {
     }
 }
 
-fn parse<T: std::str::FromStr>(get: &impl Fn(&str) -> Option<String>, var: &'static str, default: &str) -> Result<T, ConfigError> {
+fn parse<T: std::str::FromStr>(
+    get: &impl Fn(&str) -> Option<String>,
+    var: &'static str,
+    default: &str,
+) -> Result<T, ConfigError> {
     let raw = get(var).unwrap_or_else(|| default.to_owned());
     raw.parse().map_err(|_| err(var, format!("{raw:?} is not valid")))
 }
@@ -136,7 +141,10 @@ fn base_url(raw: Option<String>, bind: SocketAddr) -> Result<String, ConfigError
     let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     match rest {
         Some(host) if !host.is_empty() && !host.contains('?') && !host.contains('#') && !host.contains(' ') => Ok(url),
-        _ => Err(err("BASE_URL", format!("{url:?} is not an http(s) URL without query (e.g. https://calls.example.com)"))),
+        _ => Err(err(
+            "BASE_URL",
+            format!("{url:?} is not an http(s) URL without query (e.g. https://calls.example.com)"),
+        )),
     }
 }
 
@@ -181,7 +189,10 @@ mod tests {
             (&[("DATABASE_URL", "postgres://x"), ("BIND", "nope")], "BIND"),
             (&[("DATABASE_URL", "postgres://x"), ("BASE_URL", "ftp://x")], "BASE_URL"),
             (&[("DATABASE_URL", "postgres://x"), ("TWILIO_ACCOUNT_SID", "AC123")], "TWILIO_AUTH_TOKEN"),
-            (&[("DATABASE_URL", "postgres://x"), ("TWILIO_ACCOUNT_SID", "AC123"), ("TWILIO_AUTH_TOKEN", "t")], "TWILIO_ACCOUNT_SID"),
+            (
+                &[("DATABASE_URL", "postgres://x"), ("TWILIO_ACCOUNT_SID", "AC123"), ("TWILIO_AUTH_TOKEN", "t")],
+                "TWILIO_ACCOUNT_SID",
+            ),
             (&[("DATABASE_URL", "postgres://x"), ("TWILIO_API_BASE", "api.twilio.com")], "TWILIO_API_BASE"),
             (&[("DATABASE_URL", "postgres://x"), ("WORKER_POLL_MS", "-1")], "WORKER_POLL_MS"),
             (&[("DATABASE_URL", "postgres://x"), ("LOG_FORMAT", "xml")], "LOG_FORMAT"),

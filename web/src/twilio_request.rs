@@ -56,11 +56,8 @@ impl FromRequest<AppState> for TwilioRequest {
             return Err(AppError::UnsupportedMedia);
         }
         let bytes = axum::body::to_bytes(body, MAX_BODY).await.map_err(|_| AppError::TooLarge(MAX_BODY))?;
-        let signature_header = parts
-            .headers
-            .get("x-twilio-signature")
-            .and_then(|v| v.to_str().ok())
-            .ok_or(AppError::BadSignature)?;
+        let signature_header =
+            parts.headers.get("x-twilio-signature").and_then(|v| v.to_str().ok()).ok_or(AppError::BadSignature)?;
         let params: Vec<(String, String)> = serde_urlencoded::from_bytes(&bytes)
             .map_err(|e| AppError::BadRequest(format!("malformed form body: {e}")))?;
         let path_and_query = parts.uri.path_and_query().map(|p| p.as_str()).unwrap_or("/");

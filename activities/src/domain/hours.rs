@@ -100,10 +100,8 @@ mod tests {
 
     #[test]
     fn parses_the_seed_json_shape() {
-        let h: BusinessHours = serde_json::from_str(
-            r#"{"monday":{"open":"07:30","close":"18:00"},"sunday":null}"#,
-        )
-        .unwrap();
+        let h: BusinessHours =
+            serde_json::from_str(r#"{"monday":{"open":"07:30","close":"18:00"},"sunday":null}"#).unwrap();
         assert_eq!(h.day(Weekday::Mon).unwrap().open, NaiveTime::from_hms_opt(7, 30, 0).unwrap());
         assert!(h.day(Weekday::Sun).is_none());
         assert!(h.day(Weekday::Tue).is_none());

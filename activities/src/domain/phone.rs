@@ -136,7 +136,16 @@ mod tests {
 
     #[test]
     fn rejects_garbage_short_long_and_letters() {
-        for raw in ["", "+", "12345", "+0123456789", "555-CALL-NOW", "+1234567890123456", "５１２５５５０１２３", "+1 512 555 0123\u{202e}"] {
+        for raw in [
+            "",
+            "+",
+            "12345",
+            "+0123456789",
+            "555-CALL-NOW",
+            "+1234567890123456",
+            "５１２５５５０１２３",
+            "+1 512 555 0123\u{202e}",
+        ] {
             assert!(PhoneNumber::parse(raw).is_err(), "{raw:?} should fail");
         }
     }

@@ -88,10 +88,7 @@ pub async fn get_business(db: impl PgExecutor<'_>, id: BusinessId) -> sqlx::Resu
 }
 
 /// Tenant resolution for Twilio webhooks: our number is the `To` of the call.
-pub async fn find_by_twilio_number(
-    db: impl PgExecutor<'_>,
-    number: &PhoneNumber,
-) -> sqlx::Result<Option<Business>> {
+pub async fn find_by_twilio_number(db: impl PgExecutor<'_>, number: &PhoneNumber) -> sqlx::Result<Option<Business>> {
     let sql = format!("SELECT {COLUMNS} FROM businesses WHERE twilio_number = $1");
     sqlx::query_as(&sql).bind(number).fetch_optional(db).await
 }
@@ -102,11 +99,7 @@ pub async fn list_businesses(db: impl PgExecutor<'_>) -> sqlx::Result<Vec<Busine
 }
 
 /// `trial`, `active`, `paused` or `cancelled` (the database checks the value).
-pub async fn set_subscription_status(
-    db: impl PgExecutor<'_>,
-    id: BusinessId,
-    status: &str,
-) -> sqlx::Result<bool> {
+pub async fn set_subscription_status(db: impl PgExecutor<'_>, id: BusinessId, status: &str) -> sqlx::Result<bool> {
     let r = sqlx::query("UPDATE businesses SET subscription_status = $2 WHERE id = $1")
         .bind(id)
         .bind(status)

@@ -76,9 +76,8 @@ pub async fn open_conversation(
     if let Some(conversation_id) = created {
         return Ok(Opened::Created { conversation_id, lead_id });
     }
-    let conversation_id = open_conversation_of_lead(&mut *conn, business_id, lead_id)
-        .await?
-        .ok_or(sqlx::Error::RowNotFound)?;
+    let conversation_id =
+        open_conversation_of_lead(&mut *conn, business_id, lead_id).await?.ok_or(sqlx::Error::RowNotFound)?;
     if let Some(call_id) = call_id {
         attach_call(&mut *conn, business_id, conversation_id, call_id).await?;
     }
@@ -135,14 +134,16 @@ pub async fn attach_call(
     Ok(())
 }
 
-pub async fn get_lead(db: impl PgExecutor<'_>, business_id: BusinessId, id: LeadId) -> sqlx::Result<Option<LeadSummary>> {
-    sqlx::query_as(
-        "SELECT id, phone, name, service_needed, status FROM leads WHERE business_id = $1 AND id = $2",
-    )
-    .bind(business_id)
-    .bind(id)
-    .fetch_optional(db)
-    .await
+pub async fn get_lead(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    id: LeadId,
+) -> sqlx::Result<Option<LeadSummary>> {
+    sqlx::query_as("SELECT id, phone, name, service_needed, status FROM leads WHERE business_id = $1 AND id = $2")
+        .bind(business_id)
+        .bind(id)
+        .fetch_optional(db)
+        .await
 }
 
 /// Moves a lead forward; `from` lists the statuses it may leave (never backwards).

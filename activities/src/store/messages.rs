@@ -239,7 +239,11 @@ pub async fn for_phone(db: impl PgExecutor<'_>, phone: &PhoneNumber, limit: i64)
 }
 
 /// Owner alerts of a business, oldest first.
-pub async fn owner_messages(db: impl PgExecutor<'_>, business_id: BusinessId, limit: i64) -> sqlx::Result<Vec<Message>> {
+pub async fn owner_messages(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    limit: i64,
+) -> sqlx::Result<Vec<Message>> {
     let sql = format!(
         "SELECT * FROM (SELECT {COLUMNS} FROM messages WHERE business_id = $1 AND audience = 'owner'
            ORDER BY created_at DESC, id DESC LIMIT $2) m ORDER BY created_at, id"

@@ -34,7 +34,11 @@ pub async fn add_opt_out(
     Ok(())
 }
 
-pub async fn is_unreachable(db: impl PgExecutor<'_>, business_id: BusinessId, phone: &PhoneNumber) -> sqlx::Result<bool> {
+pub async fn is_unreachable(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    phone: &PhoneNumber,
+) -> sqlx::Result<bool> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM unreachable_numbers WHERE business_id = $1 AND phone = $2)")
         .bind(business_id)
         .bind(phone)

@@ -76,11 +76,8 @@ impl TwilioClient {
     /// `POST Messages.json`. A timeout or a lost connection after the request
     /// left is reported as [`TwilioError::Unknown`]: the message may exist.
     pub async fn create_message(&self, msg: &NewMessage<'_>) -> Result<MessageResource, TwilioError> {
-        let mut form: Vec<(&str, String)> = vec![
-            ("To", msg.to.to_string()),
-            ("From", msg.from.to_string()),
-            ("Body", msg.body.to_owned()),
-        ];
+        let mut form: Vec<(&str, String)> =
+            vec![("To", msg.to.to_string()), ("From", msg.from.to_string()), ("Body", msg.body.to_owned())];
         if let Some(cb) = &msg.status_callback {
             form.push(("StatusCallback", cb.clone()));
         }

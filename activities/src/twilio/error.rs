@@ -37,9 +37,7 @@ impl TwilioError {
     pub fn classify(status: u16, code: Option<i64>, message: String) -> Self {
         match code {
             Some(c @ (21610 | 30004)) => return TwilioError::OptedOut { code: c },
-            Some(c @ (21211 | 21614 | 21635 | 30005 | 30006)) => {
-                return TwilioError::Unreachable { code: c, message }
-            }
+            Some(c @ (21211 | 21614 | 21635 | 30005 | 30006)) => return TwilioError::Unreachable { code: c, message },
             Some(20429) => return TwilioError::Transient(message),
             _ => {}
         }

@@ -93,7 +93,13 @@ async fn bench(args: &BenchArgs, db_url: &str) -> anyhow::Result<Report> {
     let running = app::start(settings.clone(), pool.clone(), Mode { web: true, workers: true }).await?;
     let addr = running.addr.context("web did not bind")?;
     let client = reqwest::Client::builder().pool_max_idle_per_host(64).build()?;
-    let ctx = Arc::new(Ctx { client, addr, base_url: settings.base_url.clone(), token: fake.auth_token.clone(), to: business.twilio_number.to_string() });
+    let ctx = Arc::new(Ctx {
+        client,
+        addr,
+        base_url: settings.base_url.clone(),
+        token: fake.auth_token.clone(),
+        to: business.twilio_number.to_string(),
+    });
 
     let started = Instant::now();
     let interval = Duration::from_secs_f64(1.0 / args.rate);
@@ -227,7 +233,10 @@ fn print_table(r: &Report) {
     println!("| metric | p50 | p99 | max |");
     println!("|---|---|---|---|");
     println!("| webhook response (ms) | {:.2} | {:.2} | {:.2} |", r.webhook_p50_ms, r.webhook_p99_ms, r.webhook_max_ms);
-    println!("| call-completed → SMS request (ms) | {:.2} | {:.2} | {:.2} |", r.text_back_p50_ms, r.text_back_p99_ms, r.text_back_max_ms);
+    println!(
+        "| call-completed → SMS request (ms) | {:.2} | {:.2} | {:.2} |",
+        r.text_back_p50_ms, r.text_back_p99_ms, r.text_back_max_ms
+    );
     println!("| completed workflows | {} of {} | | |", r.completed, r.calls);
     println!("| throughput (text-backs/s) | {:.1} | | |", r.throughput_per_s);
     println!("| process RSS (MB, server + load generator) | {:.1} | | |", r.server_rss_mb);

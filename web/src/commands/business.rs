@@ -27,7 +27,8 @@ fn phone(flag: &str, raw: &str) -> anyhow::Result<PhoneNumber> {
 }
 
 pub fn new_business(a: AddBusiness) -> anyhow::Result<NewBusiness> {
-    let avg = Decimal::from_str(a.avg_job_value.trim()).with_context(|| format!("--avg-job-value {:?} is not an amount", a.avg_job_value))?;
+    let avg = Decimal::from_str(a.avg_job_value.trim())
+        .with_context(|| format!("--avg-job-value {:?} is not an amount", a.avg_job_value))?;
     if avg.is_sign_negative() {
         bail!("--avg-job-value cannot be negative");
     }
@@ -78,7 +79,11 @@ async fn update(pool: &PgPool, u: UpdateBusiness) -> anyhow::Result<Business> {
         businesses::set_subscription_status(pool, b.id, status).await?;
     }
     if let Some(g) = &u.greeting {
-        sqlx::query("UPDATE businesses SET ai_greeting = NULLIF($2, '') WHERE id = $1").bind(b.id).bind(g).execute(pool).await?;
+        sqlx::query("UPDATE businesses SET ai_greeting = NULLIF($2, '') WHERE id = $1")
+            .bind(b.id)
+            .bind(g)
+            .execute(pool)
+            .await?;
     }
     if let Some(s) = &u.screening {
         let on = match s.as_str() {
@@ -86,7 +91,11 @@ async fn update(pool: &PgPool, u: UpdateBusiness) -> anyhow::Result<Business> {
             "off" => false,
             _ => bail!("--screening must be on or off"),
         };
-        sqlx::query("UPDATE businesses SET call_screening = $2 WHERE id = $1").bind(b.id).bind(on).execute(pool).await?;
+        sqlx::query("UPDATE businesses SET call_screening = $2 WHERE id = $1")
+            .bind(b.id)
+            .bind(on)
+            .execute(pool)
+            .await?;
     }
     find(pool, &b.id.to_string()).await
 }

@@ -17,11 +17,13 @@ use crate::settings::Settings;
 const DEMO_NUMBER: &str = "+15125550100";
 
 pub async fn run() -> anyhow::Result<()> {
-    let data_dir = std::env::var("CALLRECOVER_DATA_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(".demo-data"));
+    let data_dir =
+        std::env::var("CALLRECOVER_DATA_DIR").map(PathBuf::from).unwrap_or_else(|_| PathBuf::from(".demo-data"));
     let env_url = std::env::var("DATABASE_URL").ok();
     let pg = postgres_finder::find_or_start(env_url, &data_dir.join("pg")).await?;
     let url = pg.url.clone();
-    let settings = Settings::from_lookup(|k| if k == "DATABASE_URL" { Some(url.clone()) } else { std::env::var(k).ok() })?;
+    let settings =
+        Settings::from_lookup(|k| if k == "DATABASE_URL" { Some(url.clone()) } else { std::env::var(k).ok() })?;
     crate::telemetry::init(settings.log_format);
     let pool = app::connect(&settings).await?;
     workflows::migrate(&pool).await.context("migrating the demo database")?;

@@ -105,7 +105,12 @@ async fn call(State(app): State<AppState>, Json(req): Json<CallRequest>) -> AppR
         }
         other => return Err(AppError::BadRequest(format!("unknown outcome {other:?}"))),
     };
-    let done = [("DialCallStatus", dial_status), ("DialBridged", bridged), ("DialCallDuration", duration), ("DialCallSid", child_sid.as_str())];
+    let done = [
+        ("DialCallStatus", dial_status),
+        ("DialBridged", bridged),
+        ("DialCallDuration", duration),
+        ("DialCallSid", child_sid.as_str()),
+    ];
     sim.post(&strip_base(&app, &action), &with(&base, &done)).await?;
     let status: String = sqlx::query_scalar("SELECT status FROM calls WHERE twilio_call_sid = $1")
         .bind(&call_sid)
@@ -189,7 +194,10 @@ struct BusinessQuery {
     business_id: BusinessId,
 }
 
-async fn owner_messages(State(app): State<AppState>, Query(q): Query<BusinessQuery>) -> AppResult<Json<Vec<MessageView>>> {
+async fn owner_messages(
+    State(app): State<AppState>,
+    Query(q): Query<BusinessQuery>,
+) -> AppResult<Json<Vec<MessageView>>> {
     let list = messages::owner_messages(&app.pool, q.business_id, 100).await?;
     Ok(Json(list.into_iter().map(MessageView::from).collect()))
 }

@@ -15,8 +15,8 @@ use activities::store::webhook_events::{record_webhook, WebhookEvent};
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
-use crate::twiml;
 use crate::twilio_request::TwilioRequest;
+use crate::twiml;
 
 /// How long the business phone rings before the call counts as missed.
 pub const DIAL_TIMEOUT_SECS: u32 = 20;
@@ -109,13 +109,20 @@ async fn business_name_for_call(app: &AppState, id: CallId) -> AppResult<Option<
 }
 
 /// `POST /webhook/voice/screen-accept`: only a person pressing 1 bridges the call.
-pub async fn screen_accept(State(app): State<AppState>, Query(r): Query<CallRef>, req: TwilioRequest) -> AppResult<Response> {
+pub async fn screen_accept(
+    State(app): State<AppState>,
+    Query(r): Query<CallRef>,
+    req: TwilioRequest,
+) -> AppResult<Response> {
     let pressed_one = req.get("Digits").map(str::trim) == Some("1");
     let Some(call_id) = r.id().filter(|_| pressed_one) else {
         return Ok(xml(twiml::hang_up()));
     };
     let business_id: Option<activities::domain::BusinessId> =
-        sqlx::query_scalar("SELECT business_id FROM calls WHERE id = $1").bind(call_id).fetch_optional(&app.pool).await?;
+        sqlx::query_scalar("SELECT business_id FROM calls WHERE id = $1")
+            .bind(call_id)
+            .fetch_optional(&app.pool)
+            .await?;
     let Some(business_id) = business_id else {
         return Ok(xml(twiml::hang_up()));
     };
@@ -173,9 +180,10 @@ pub fn decide(call: &Call, dial_status: &str, dial_bridged: Option<&str>) -> Cal
 fn after_dial_twiml(business: &Business, status: &str, opted_out: bool) -> String {
     match status {
         "answered" => twiml::hang_up(),
-        _ if !business.is_active() || opted_out => {
-            twiml::say_and_hang_up(&format!("Sorry we missed your call. Thanks for calling {}. Please try again later.", business.name))
-        }
+        _ if !business.is_active() || opted_out => twiml::say_and_hang_up(&format!(
+            "Sorry we missed your call. Thanks for calling {}. Please try again later.",
+            business.name
+        )),
         _ => twiml::say_and_hang_up(&format!(
             "Sorry we can't take your call right now. We'll text you right away to help. Thanks for calling {}!",
             business.name
@@ -192,14 +200,15 @@ async fn find_or_record_call(
 ) -> AppResult<Option<(Business, Call)>> {
     let call_sid = req.require("CallSid")?;
     let mut call = match id {
-        Some(id) => sqlx::query_scalar::<_, activities::domain::BusinessId>("SELECT business_id FROM calls WHERE id = $1")
-            .bind(id)
-            .fetch_optional(&mut *tx)
-            .await?
-            .map(|b| (b, id)),
+        Some(id) => {
+            sqlx::query_scalar::<_, activities::domain::BusinessId>("SELECT business_id FROM calls WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&mut *tx)
+                .await?
+                .map(|b| (b, id))
+        }
         None => None,
-    }
-    .map(|(b, id)| (b, id));
+    };
     if call.is_none() {
         call = calls::find_by_sid(&mut *tx, call_sid).await?.map(|c| (c.business_id, c.id));
     }

@@ -52,9 +52,8 @@ async fn round(wf: &Workflows, input: &TickInput, force_wake: Option<Duration>) 
         tx.commit().await?;
         return Ok(Round::Finished);
     }
-    let business = businesses::get_business(&mut *tx, run.business_id)
-        .await?
-        .ok_or(EngineError::BusinessMissing(run.id))?;
+    let business =
+        businesses::get_business(&mut *tx, run.business_id).await?.ok_or(EngineError::BusinessMissing(run.id))?;
     let mut state: State = run.state().map_err(|e| EngineError::State(run.id, e))?;
     let mut conversation_id = run.conversation_id;
     let mut queue = observe(&mut tx, &run, &business, &state).await?;

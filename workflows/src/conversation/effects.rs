@@ -37,8 +37,15 @@ pub(crate) async fn apply(
             Ok(None)
         }
         Command::Conversation { conversation_id, status, follow_ups, next_at } => {
-            conversations::update_conversation(&mut *conn, business.id, *conversation_id, status, *follow_ups, *next_at)
-                .await?;
+            conversations::update_conversation(
+                &mut *conn,
+                business.id,
+                *conversation_id,
+                status,
+                *follow_ups,
+                *next_at,
+            )
+            .await?;
             Ok(None)
         }
     }

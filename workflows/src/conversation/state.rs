@@ -10,9 +10,17 @@ use activities::domain::{CallId, ConversationId, LeadId, PhoneNumber};
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum State {
     /// A missed call was recorded; nothing decided yet.
-    Start { call_id: Option<CallId>, caller: PhoneNumber, called_at: DateTime<Utc> },
+    Start {
+        call_id: Option<CallId>,
+        caller: PhoneNumber,
+        called_at: DateTime<Utc>,
+    },
     /// The text-back is queued; waiting to learn whether it went out.
-    Greeting { conversation_id: ConversationId, lead_id: LeadId, caller: PhoneNumber },
+    Greeting {
+        conversation_id: ConversationId,
+        lead_id: LeadId,
+        caller: PhoneNumber,
+    },
     /// Waiting for the customer; the next follow-up is due at `next_at`.
     Waiting {
         conversation_id: ConversationId,
@@ -22,7 +30,9 @@ pub enum State {
         follow_ups_sent: u8,
         next_at: DateTime<Utc>,
     },
-    Done { outcome: Outcome },
+    Done {
+        outcome: Outcome,
+    },
 }
 
 /// How a conversation workflow ended.
@@ -91,7 +101,11 @@ pub enum CallBackReason {
 pub enum Command {
     OpenConversation,
     Text(TextKind),
-    LeadStatus { lead_id: LeadId, to: &'static str, from: &'static [&'static str] },
+    LeadStatus {
+        lead_id: LeadId,
+        to: &'static str,
+        from: &'static [&'static str],
+    },
     Conversation {
         conversation_id: ConversationId,
         status: &'static str,

@@ -42,11 +42,7 @@ fn new_ids() -> Ids {
 }
 
 fn wake(business_active: bool, opted_out: bool, unreachable: bool) -> Event {
-    let facts = WakeFacts {
-        business_active,
-        opted_out,
-        unreachable,
-    };
+    let facts = WakeFacts { business_active, opted_out, unreachable };
     Event::Wake(facts)
 }
 
@@ -61,32 +57,17 @@ fn delivered(purpose: &str, result: DeliveryResult) -> Event {
 
 fn start() -> State {
     let (call_id, called_at) = (Some(CallId::new()), june(15, 9, 55));
-    State::Start {
-        call_id,
-        caller: caller(),
-        called_at,
-    }
+    State::Start { call_id, caller: caller(), called_at }
 }
 
 fn greeting((conversation_id, lead_id): Ids) -> State {
-    State::Greeting {
-        conversation_id,
-        lead_id,
-        caller: caller(),
-    }
+    State::Greeting { conversation_id, lead_id, caller: caller() }
 }
 
 fn waiting((conversation_id, lead_id): Ids, text_back_at: At, sent: u8, next_at: At) -> State {
     let caller = caller();
     let follow_ups_sent = sent;
-    State::Waiting {
-        conversation_id,
-        lead_id,
-        caller,
-        text_back_at,
-        follow_ups_sent,
-        next_at,
-    }
+    State::Waiting { conversation_id, lead_id, caller, text_back_at, follow_ups_sent, next_at }
 }
 
 fn ended(outcome: Outcome) -> State {
@@ -106,12 +87,7 @@ fn lead(lead_id: LeadId, to: &'static str, from: &'static [&'static str]) -> Com
 }
 
 fn conv(id: ConversationId, status: &'static str, n: i32, next_at: Option<At>) -> Command {
-    Command::Conversation {
-        conversation_id: id,
-        status,
-        follow_ups: n,
-        next_at,
-    }
+    Command::Conversation { conversation_id: id, status, follow_ups: n, next_at }
 }
 
 fn texts(d: &Decision) -> Vec<TextKind> {
@@ -137,21 +113,11 @@ const RESULTS: [DeliveryResult; 4] = {
 
 /// Every kind of event the workflow can receive.
 fn all_events() -> Vec<Event> {
-    let mut events: Vec<Event> = (0..8u8)
-        .map(|b| wake(b & 1 != 0, b & 2 != 0, b & 4 != 0))
-        .collect();
+    let mut events: Vec<Event> = (0..8u8).map(|b| wake(b & 1 != 0, b & 2 != 0, b & 4 != 0)).collect();
     let (conversation_id, lead_id) = new_ids();
-    events.push(Event::Opened {
-        conversation_id,
-        lead_id,
-    });
+    events.push(Event::Opened { conversation_id, lead_id });
     events.push(Event::Joined { conversation_id });
-    let purposes = [
-        "text_back",
-        "owner_missed_call",
-        "owner_call_back",
-        "follow_up_1",
-    ];
+    let purposes = ["text_back", "owner_missed_call", "owner_call_back", "follow_up_1"];
     for purpose in purposes {
         events.extend(RESULTS.map(|r| delivered(purpose, r)));
     }
@@ -226,14 +192,8 @@ fn an_inactive_business_beats_opt_out_which_beats_a_landline() {
 #[test]
 fn an_opened_conversation_greets_the_caller_and_alerts_the_owner() {
     let ids @ (conversation_id, lead_id) = new_ids();
-    let d = step(
-        &start(),
-        &Event::Opened {
-            conversation_id,
-            lead_id,
-        },
-        &ctx(june(15, 10, 0)),
-    );
+    let opened = Event::Opened { conversation_id, lead_id };
+    let d = step(&start(), &opened, &ctx(june(15, 10, 0)));
     let commands = vec![text(TextKind::TextBack), text(TextKind::OwnerMissedCall)];
     expect(&d, greeting(ids), commands);
 }
@@ -262,10 +222,7 @@ fn a_sent_text_back_starts_waiting_with_the_first_follow_up_two_hours_later() {
     let ids @ (c, l) = new_ids();
     let (now, next_at) = (june(15, 10, 0), june(15, 12, 0));
     let d = text_back(ids, DeliveryResult::Sent, now);
-    let commands = vec![
-        lead(l, "contacted", &["new"]),
-        conv(c, "active", 0, Some(next_at)),
-    ];
+    let commands = vec![lead(l, "contacted", &["new"]), conv(c, "active", 0, Some(next_at))];
     expect(&d, waiting(ids, now, 0, next_at), commands);
 }
 
@@ -311,10 +268,7 @@ fn a_text_back_refused_for_an_earlier_opt_out_closes_as_opted_out_and_alerts_the
 fn a_text_back_to_a_landline_closes_without_response_and_alerts_the_owner() {
     let ids @ (c, _) = new_ids();
     let d = text_back(ids, DeliveryResult::Unreachable, june(15, 10, 0));
-    let commands = vec![
-        conv(c, "closed_no_response", 0, None),
-        call_back(CallBackReason::Landline),
-    ];
+    let commands = vec![conv(c, "closed_no_response", 0, None), call_back(CallBackReason::Landline)];
     expect(&d, ended(Outcome::Unreachable), commands);
 }
 
@@ -322,10 +276,7 @@ fn a_text_back_to_a_landline_closes_without_response_and_alerts_the_owner() {
 fn a_failed_text_back_closes_without_response_and_alerts_the_owner() {
     let ids @ (c, _) = new_ids();
     let d = text_back(ids, DeliveryResult::Failed, june(15, 10, 0));
-    let commands = vec![
-        conv(c, "closed_no_response", 0, None),
-        call_back(CallBackReason::SendFailed),
-    ];
+    let commands = vec![conv(c, "closed_no_response", 0, None), call_back(CallBackReason::SendFailed)];
     expect(&d, ended(Outcome::TextBackFailed), commands);
 }
 
@@ -363,17 +314,11 @@ fn each_follow_up_records_its_count_and_the_next_due_time() {
     let (ids @ (c, _), tb) = (new_ids(), june(15, 10, 0));
     let w = waiting(ids, tb, 0, june(15, 12, 0));
     let d = step(&w, &active(), &ctx(june(15, 12, 0)));
-    let commands = vec![
-        text(TextKind::FollowUp(1)),
-        conv(c, "follow_up", 1, Some(june(16, 10, 0))),
-    ];
+    let commands = vec![text(TextKind::FollowUp(1)), conv(c, "follow_up", 1, Some(june(16, 10, 0)))];
     expect(&d, waiting(ids, tb, 1, june(16, 10, 0)), commands);
 
     let d = step(&d.state, &active(), &ctx(june(16, 10, 0)));
-    let commands = vec![
-        text(TextKind::FollowUp(2)),
-        conv(c, "follow_up", 2, Some(june(18, 10, 0))),
-    ];
+    let commands = vec![text(TextKind::FollowUp(2)), conv(c, "follow_up", 2, Some(june(18, 10, 0)))];
     expect(&d, waiting(ids, tb, 2, june(18, 10, 0)), commands);
 }
 
@@ -382,11 +327,8 @@ fn the_third_follow_up_closes_the_conversation_and_marks_the_lead_unresponsive()
     let ids @ (c, l) = new_ids();
     let w = waiting(ids, june(15, 10, 0), 2, june(18, 10, 0));
     let d = step(&w, &active(), &ctx(june(18, 10, 0)));
-    let commands = vec![
-        text(TextKind::FollowUp(3)),
-        conv(c, "closed_no_response", 3, None),
-        lead(l, "unresponsive", OPEN_LEAD),
-    ];
+    let commands =
+        vec![text(TextKind::FollowUp(3)), conv(c, "closed_no_response", 3, None), lead(l, "unresponsive", OPEN_LEAD)];
     expect(&d, ended(Outcome::NoResponse), commands);
 }
 
@@ -394,14 +336,12 @@ fn the_third_follow_up_closes_the_conversation_and_marks_the_lead_unresponsive()
 fn a_due_follow_up_outside_8am_to_8pm_local_waits_for_the_next_8am() {
     let (ids, tb) = (new_ids(), june(15, 10, 0));
     let w = waiting(ids, tb, 1, june(16, 10, 0));
-    let cases = [
-        (june(16, 20, 0), june(17, 8, 0)),
-        (june(16, 22, 30), june(17, 8, 0)),
-        (june(17, 6, 0), june(17, 8, 0)),
-    ];
+    let cases =
+        [(june(16, 20, 0), june(17, 8, 0)), (june(16, 22, 30), june(17, 8, 0)), (june(17, 6, 0), june(17, 8, 0))];
     for (now, deferred_to) in cases {
         let d = step(&w, &active(), &ctx(now));
-        expect(&d, waiting(ids, tb, 1, deferred_to), vec![]);
+        let stored = conv(ids.0, "follow_up", 1, Some(deferred_to));
+        expect(&d, waiting(ids, tb, 1, deferred_to), vec![stored]);
     }
     let d = step(&w, &active(), &ctx(june(16, 19, 59)));
     assert_eq!(texts(&d), vec![TextKind::FollowUp(2)]);
@@ -412,10 +352,7 @@ fn a_caller_who_opts_out_while_waiting_is_closed_out_without_a_text() {
     let ids @ (c, l) = new_ids();
     let w = waiting(ids, june(15, 10, 0), 1, june(16, 10, 0));
     let d = step(&w, &wake(true, true, false), &ctx(june(16, 10, 0)));
-    let commands = vec![
-        conv(c, "closed_opted_out", 1, None),
-        lead(l, "opted_out", OPEN_LEAD),
-    ];
+    let commands = vec![conv(c, "closed_opted_out", 1, None), lead(l, "opted_out", OPEN_LEAD)];
     expect(&d, ended(Outcome::OptedOut), commands);
 }
 
@@ -432,14 +369,8 @@ fn a_business_paused_while_waiting_ends_the_run_without_a_text() {
 #[test]
 fn a_finished_run_ignores_every_event() {
     use Outcome::*;
-    let outcomes = [
-        BusinessInactive,
-        OptedOut,
-        Unreachable,
-        Joined,
-        TextBackFailed,
-    ];
-    for outcome in outcomes.into_iter().chain([NoResponse]) {
+    let outcomes = [BusinessInactive, OptedOut, Unreachable];
+    for outcome in outcomes.into_iter().chain([Joined, TextBackFailed, NoResponse]) {
         for event in all_events() {
             assert_unchanged(&ended(outcome), &event, june(15, 12, 0));
         }
@@ -527,31 +458,18 @@ fn any_state(tz: Tz, week: At) -> Vec<State> {
 /// sent, each at a local time from 08:00 up to but excluding 20:00.
 fn assert_follow_ups_are_polite(state: &State, sent: &[(At, u8)], tz: Tz) {
     let already = match state {
-        State::Waiting {
-            follow_ups_sent, ..
-        } => *follow_ups_sent,
+        State::Waiting { follow_ups_sent, .. } => *follow_ups_sent,
         _ => 3,
     };
     let numbers: Vec<u8> = sent.iter().map(|(_, n)| *n).collect();
     let expected: Vec<u8> = (already + 1..=3).take(numbers.len()).collect();
     assert_eq!(numbers, expected, "{state:?} in {tz}");
-    let (open, close) = (
-        NaiveTime::MIN + Duration::hours(8),
-        NaiveTime::MIN + Duration::hours(20),
-    );
+    let (open, close) = (NaiveTime::MIN + Duration::hours(8), NaiveTime::MIN + Duration::hours(20));
     for (t, n) in sent {
-        let day = sent
-            .iter()
-            .filter(|(u, _)| u >= t && *u < *t + Duration::hours(24));
-        assert!(
-            day.count() <= 3,
-            "> 3 follow-ups within 24 h of {t}: {state:?}"
-        );
+        let day = sent.iter().filter(|(u, _)| u >= t && *u < *t + Duration::hours(24));
+        assert!(day.count() <= 3, "> 3 follow-ups within 24 h of {t}: {state:?}");
         let at = t.with_timezone(&tz).time();
-        assert!(
-            at >= open && at < close,
-            "follow-up {n} at {at} in {tz}: {state:?}"
-        );
+        assert!(at >= open && at < close, "follow-up {n} at {at} in {tz}: {state:?}");
     }
 }
 
@@ -566,4 +484,19 @@ fn a_week_of_half_hourly_wakes_sends_at_most_three_follow_ups_a_day_and_only_by_
             }
         }
     }
+}
+
+#[test]
+fn follow_ups_sent_late_keep_their_spacing_instead_of_bursting() {
+    // The worker was down for four days: follow-up 1 goes out late, and the
+    // next one still waits the planned 22 hours, not seconds.
+    let (ids, tb) = (new_ids(), june(15, 10, 0));
+    let w = waiting(ids, tb, 0, june(15, 12, 0));
+    let late = june(19, 15, 0);
+    let d = step(&w, &active(), &ctx(late));
+    assert_eq!(texts(&d), vec![TextKind::FollowUp(1)]);
+    let State::Waiting { next_at, .. } = d.state else { panic!("still waiting") };
+    assert!(next_at >= late + Duration::hours(22), "{next_at}");
+    let again = step(&d.state, &active(), &ctx(late + Duration::seconds(2)));
+    assert!(texts(&again).is_empty(), "no burst");
 }

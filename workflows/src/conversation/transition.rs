@@ -139,7 +139,8 @@ fn follow_up(state: &State, f: WakeFacts, ctx: &Ctx) -> Decision {
         next_at: None,
     };
     if f.opted_out {
-        let lead = Command::LeadStatus { lead_id: *lead_id, to: "opted_out", from: &["new", "contacted", "qualifying"] };
+        let lead =
+            Command::LeadStatus { lead_id: *lead_id, to: "opted_out", from: &["new", "contacted", "qualifying"] };
         return done(Outcome::OptedOut, vec![close("closed_opted_out", *follow_ups_sent), lead], "caller_opted_out");
     }
     if !f.business_active {
@@ -151,19 +152,27 @@ fn follow_up(state: &State, f: WakeFacts, ctx: &Ctx) -> Decision {
         if let State::Waiting { next_at, .. } = &mut s {
             *next_at = allowed;
         }
-        return Decision { state: s, commands: vec![], note: "follow_up_deferred_to_daytime" };
+        let status = if *follow_ups_sent == 0 { "active" } else { "follow_up" };
+        let cmd = Command::Conversation {
+            conversation_id: *conversation_id,
+            status,
+            follow_ups: i32::from(*follow_ups_sent),
+            next_at: Some(allowed),
+        };
+        return Decision { state: s, commands: vec![cmd], note: "follow_up_deferred_to_daytime" };
     }
     let n = follow_ups_sent.saturating_add(1);
     let text = Command::Text(TextKind::FollowUp(n));
     if usize::from(n) >= FOLLOW_UP_OFFSETS.len() {
-        let lead = Command::LeadStatus {
-            lead_id: *lead_id,
-            to: "unresponsive",
-            from: &["new", "contacted", "qualifying"],
-        };
+        let lead =
+            Command::LeadStatus { lead_id: *lead_id, to: "unresponsive", from: &["new", "contacted", "qualifying"] };
         return done(Outcome::NoResponse, vec![text, close("closed_no_response", n), lead], "final_follow_up");
     }
-    let next_at = within_window(*text_back_at + FOLLOW_UP_OFFSETS[usize::from(n)], ctx.tz).max(ctx.now);
+    // Keep the planned spacing even when this follow-up went out late (a worker
+    // outage): never two follow-ups back to back.
+    let i = usize::from(n);
+    let gap = FOLLOW_UP_OFFSETS[i] - FOLLOW_UP_OFFSETS[i - 1];
+    let next_at = within_window((*text_back_at + FOLLOW_UP_OFFSETS[i]).max(ctx.now + gap), ctx.tz);
     Decision {
         state: State::Waiting {
             conversation_id: *conversation_id,

@@ -99,7 +99,8 @@ impl Workflows {
         let Some((run_id, token)) = runs::insert_run(&mut *conn, business_id, CONVERSATION, &key, &state).await? else {
             return Ok(None);
         };
-        runs::record_event(&mut *conn, business_id, run_id, "started", serde_json::json!({"by": "missed_call"})).await?;
+        runs::record_event(&mut *conn, business_id, run_id, "started", serde_json::json!({"by": "missed_call"}))
+            .await?;
         self.enqueue_tick(conn, run_id, token, Duration::ZERO).await?;
         Ok(Some(run_id))
     }

@@ -1,0 +1,70 @@
+//! Crashes and restarts: a missed call recorded while no worker runs, and a
+//! worker killed in the middle of a send, each end in exactly one text-back.
+
+use std::time::Duration;
+
+use e2e::helpers::*;
+use sqlx::PgPool;
+use web::app::Mode;
+use web::fake_twilio::Reply;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+#[sqlx::test(migrations = false)]
+async fn a_call_missed_while_no_worker_runs_is_texted_once_a_worker_starts(pool: PgPool) {
+    let mut app = TestApp::spawn_with(pool, Mode { web: true, workers: false }, &[]).await;
+    let caller = new_caller();
+    app.missed_call(&caller, "no-answer").await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    assert!(app.fake.sent().is_empty(), "web-only nodes send nothing");
+    assert_eq!(app.count("SELECT count(*) FROM workflow_runs WHERE status = 'active'").await, 1);
+    app.start_workers().await;
+    assert_eq!(app.wait_for_sms(&caller, 1, WAIT).await.len(), 1);
+    app.settle(WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.fake.sent_to(&caller).len(), 1);
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_worker_killed_between_sending_and_recording_the_sid_is_reconciled_without_a_duplicate(pool: PgPool) {
+    let mut app = TestApp::spawn(pool).await;
+    // Twilio accepts the text-back but the worker dies before hearing back.
+    let caller = new_caller();
+    app.fake.script_for(&caller, [Reply::AcceptThenHang { delay: Duration::from_secs(30) }]);
+    app.missed_call(&caller, "no-answer").await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while app.fake.sent_to(&caller).is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    app.kill_workers();
+    let status: String = sqlx::query_scalar("SELECT status FROM messages WHERE purpose = 'text_back'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(status, "sending", "the crash left a maybe-sent row");
+
+    app.start_workers().await;
+    let deadline = std::time::Instant::now() + WAIT;
+    loop {
+        let status: String = sqlx::query_scalar("SELECT status FROM messages WHERE purpose = 'text_back'")
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        if status == "sent" || std::time::Instant::now() > deadline {
+            assert_eq!(status, "sent");
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.fake.attempts().iter().filter(|(to, _)| *to == caller).count(), 1, "no second send");
+    assert!(app.fake.list_calls() >= 1, "reconciled by asking Twilio");
+    let sid: String = sqlx::query_scalar("SELECT twilio_message_sid FROM messages WHERE purpose = 'text_back'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(sid, app.fake.sent_to(&caller)[0].sid);
+    app.settle(WAIT).await;
+    assert_eq!(app.fake.sent_to(OWNER_PHONE).len(), 1, "the owner alert went out once too");
+    app.stop().await;
+}

@@ -1,0 +1,8 @@
+//! End-to-end tests: one binary, one module per flow.
+#![allow(clippy::unwrap_used)] // test code: a panic is the failure report
+
+mod bad_input;
+mod durability;
+mod missed_call;
+mod provider_failures;
+mod screening;

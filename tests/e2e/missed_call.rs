@@ -1,0 +1,148 @@
+//! A missed call becomes exactly one text-back and one owner alert — and
+//! nothing when the caller opted out, is already in a conversation, or the
+//! business is paused.
+
+use std::time::Duration;
+
+use activities::domain::PhoneNumber;
+use activities::store::{businesses, opt_outs};
+use e2e::helpers::*;
+use sqlx::PgPool;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+#[sqlx::test(migrations = false)]
+async fn each_unanswered_dial_status_texts_the_caller_once(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    for status in ["no-answer", "busy", "failed", "canceled"] {
+        let caller = new_caller();
+        app.missed_call(&caller, status).await;
+        let sent = app.wait_for_sms(&caller, 1, WAIT).await;
+        assert_eq!(sent.len(), 1, "{status}: expected one text-back");
+        let m = &sent[0];
+        assert_eq!(m.from, TWILIO_NUMBER, "{status}");
+        assert!(m.body.contains(BUSINESS_NAME), "{status}: {}", m.body);
+        assert!(m.body.contains("Reply STOP to opt out"), "{status}: {}", m.body);
+        assert_eq!(m.validity_period.as_deref(), Some("900"), "a stale text-back must expire");
+        assert_eq!(m.status_callback.as_deref(), Some(format!("{BASE_URL}/webhook/sms/status").as_str()));
+    }
+    app.settle(WAIT).await;
+    let owner = app.fake.sent_to(OWNER_PHONE);
+    assert_eq!(owner.len(), 4, "one owner alert per missed call");
+    assert!(owner.iter().all(|m| m.body.starts_with("Missed call from (737) 555-")), "{:?}", owner[0].body);
+    // The text-back was recorded with its sid, and the lead moved to contacted.
+    assert_eq!(app.count("SELECT count(*) FROM messages WHERE purpose = 'text_back' AND status = 'sent' AND twilio_message_sid LIKE 'SM%'").await, 4);
+    assert_eq!(app.count("SELECT count(*) FROM leads WHERE status = 'contacted' AND source = 'missed_call' AND estimated_value = 350.00").await, 4);
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM workflow_runs WHERE status = 'waiting' AND wake_at > now() + interval '1 hour'"
+        )
+        .await,
+        4
+    );
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_same_callback_delivered_three_times_makes_one_call_one_workflow_one_text(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let sid = new_call_sid();
+    let caller = new_caller();
+    let twiml = app.ring(&sid, &caller).await;
+    assert_eq!(app.ring(&sid, &caller).await, twiml, "a retried incoming webhook gets the same TwiML");
+    let action = path_of(&attr(&twiml, "Dial", "action").unwrap());
+    let first = app.dial_ended(&action, &sid, &caller, "no-answer", "false").await;
+    for _ in 0..2 {
+        assert_eq!(app.dial_ended(&action, &sid, &caller, "no-answer", "false").await, first);
+    }
+    assert!(text_of(&first, "Say").unwrap().contains("text you"), "{first}");
+    app.settle(WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.count("SELECT count(*) FROM calls").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM workflow_runs").await, 1);
+    assert_eq!(app.fake.sent_to(&caller).len(), 1);
+    assert_eq!(app.fake.sent_to(OWNER_PHONE).len(), 1);
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_opted_out_caller_gets_no_text(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let caller = new_caller();
+    opt_outs::add_opt_out(&app.pool, app.business.id, &PhoneNumber::parse(&caller).unwrap(), "stop_keyword")
+        .await
+        .unwrap();
+    app.missed_call(&caller, "no-answer").await;
+    app.settle(WAIT).await;
+    assert!(app.fake.sent_to(&caller).is_empty());
+    assert_eq!(
+        app.count(
+            "SELECT count(*) FROM workflow_runs WHERE status = 'completed' AND state->'outcome' = '\"opted_out\"'"
+        )
+        .await,
+        1
+    );
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_caller_in_an_open_conversation_gets_no_second_text_back(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let caller = new_caller();
+    app.missed_call(&caller, "no-answer").await;
+    assert_eq!(app.wait_for_sms(&caller, 1, WAIT).await.len(), 1);
+    app.settle(WAIT).await;
+    app.missed_call(&caller, "busy").await;
+    app.settle(WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.fake.sent_to(&caller).len(), 1, "no second text-back");
+    assert_eq!(app.count("SELECT count(*) FROM conversations").await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM conversation_calls").await,
+        1,
+        "the second call joined the conversation"
+    );
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn two_calls_racing_from_one_caller_open_one_conversation(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let caller = new_caller();
+    let (a, b) = tokio::join!(app.missed_call(&caller, "no-answer"), app.missed_call(&caller, "no-answer"));
+    assert_ne!(a, b);
+    app.settle(WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.fake.sent_to(&caller).len(), 1);
+    assert_eq!(app.count("SELECT count(*) FROM conversations").await, 1);
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_paused_business_sends_nothing(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    businesses::set_subscription_status(&app.pool, app.business.id, "paused").await.unwrap();
+    let caller = new_caller();
+    app.missed_call(&caller, "no-answer").await;
+    app.settle(WAIT).await;
+    assert!(app.fake.sent().is_empty(), "nothing to the caller or the owner");
+    assert_eq!(app.count("SELECT count(*) FROM calls WHERE status = 'missed'").await, 1, "the call is still logged");
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_custom_greeting_still_names_the_business_and_offers_opt_out(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    sqlx::query("UPDATE businesses SET ai_greeting = 'Sorry we missed you! What’s going on with your system?'")
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let caller = new_caller();
+    app.missed_call(&caller, "no-answer").await;
+    let sent = app.wait_for_sms(&caller, 1, WAIT).await;
+    assert_eq!(
+        sent[0].body,
+        "Smith's Heating & Air: Sorry we missed you! What's going on with your system? Reply STOP to opt out."
+    );
+    app.stop().await;
+}
