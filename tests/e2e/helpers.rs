@@ -311,3 +311,36 @@ pub fn has(xml: &str, element: &str) -> bool {
         }
     }
 }
+
+impl TestApp {
+    /// Moves the business to a fixed-offset zone where it is now about noon,
+    /// so daytime-only texts (follow-ups) may go out whenever the test runs.
+    pub async fn set_daytime_zone(&self) {
+        use chrono::Timelike;
+        let hour = i32::try_from(chrono::Utc::now().hour()).expect("hour");
+        let mut offset = 12 - hour;
+        if offset > 14 {
+            offset -= 24;
+        }
+        if offset < -12 {
+            offset += 24;
+        }
+        // Etc/GMT signs are inverted: Etc/GMT-5 is UTC+5.
+        let zone = if offset >= 0 { format!("Etc/GMT-{offset}") } else { format!("Etc/GMT+{}", -offset) };
+        sqlx::query("UPDATE businesses SET timezone = $1").bind(zone).execute(&self.pool).await.expect("zone");
+    }
+
+    /// The engine handle, as the web layer holds it.
+    pub async fn workflows(&self) -> workflows::Workflows {
+        workflows::Workflows::new(self.pool.clone(), app::engine_config(&self.settings)).await.expect("workflows")
+    }
+
+    /// Pretends the run's follow-up timer has come due.
+    pub async fn make_follow_up_due(&self, run_id: activities::domain::RunId) {
+        sqlx::query("UPDATE workflow_runs SET state = jsonb_set(state, '{next_at}', to_jsonb(now() - interval '1 second')) WHERE id = $1")
+            .bind(run_id)
+            .execute(&self.pool)
+            .await
+            .expect("due");
+    }
+}

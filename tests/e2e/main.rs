@@ -6,3 +6,4 @@ mod durability;
 mod missed_call;
 mod provider_failures;
 mod screening;
+mod timers;

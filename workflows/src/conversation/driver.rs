@@ -93,6 +93,11 @@ async fn observe(
     state: &State,
 ) -> Result<VecDeque<Event>, EngineError> {
     let mut events = VecDeque::new();
+    for s in crate::engine::control::take_signals(&mut *conn, run.id).await? {
+        let detail = serde_json::json!({"signal_id": s.id, "kind": s.kind});
+        runs::record_event(&mut *conn, run.business_id, run.id, "signal_received", detail).await?;
+        events.push_back(Event::Signal { kind: s.kind, payload: s.payload.0 });
+    }
     match state {
         State::Start { caller, .. } | State::Waiting { caller, .. } => {
             let facts = WakeFacts {

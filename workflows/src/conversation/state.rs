@@ -63,6 +63,8 @@ pub enum Event {
     Joined { conversation_id: ConversationId },
     /// The outbox row with this purpose reached a final state.
     Delivered { purpose: String, result: DeliveryResult },
+    /// A signal from outside (customer text, owner takeover), in arrival order.
+    Signal { kind: String, payload: serde_json::Value },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -4,6 +4,7 @@
 //! transition, stores state, history and outbox rows, commits, sends with no
 //! transaction open, and schedules the next tick with a fresh token.
 
+pub mod control;
 pub mod runs;
 pub mod tick;
 
@@ -105,8 +106,9 @@ impl Workflows {
         Ok(Some(run_id))
     }
 
-    /// Enqueues a tick in the caller's transaction.
-    pub(crate) async fn enqueue_tick(
+    /// Enqueues a tick in the caller's transaction (low level: a tick whose
+    /// token is not the run's current one does nothing).
+    pub async fn enqueue_tick(
         &self,
         conn: &mut PgConnection,
         run_id: RunId,

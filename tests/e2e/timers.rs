@@ -1,0 +1,73 @@
+//! Token-fenced timers and signals: a signal replaces the run's token, so a
+//! tick carrying the old one does nothing; a cancelled run never wakes.
+
+use std::time::Duration;
+
+use activities::domain::RunId;
+use e2e::helpers::*;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+const WAIT: Duration = Duration::from_secs(10);
+
+async fn waiting_run(app: &TestApp, caller: &str) -> (RunId, Uuid) {
+    app.missed_call(caller, "no-answer").await;
+    assert_eq!(app.wait_for_sms(caller, 1, WAIT).await.len(), 1);
+    app.settle(WAIT).await;
+    sqlx::query_as("SELECT id, wake_token FROM workflow_runs WHERE status = 'waiting'").fetch_one(&app.pool).await.unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_due_follow_up_goes_out_once_and_a_stale_tick_does_nothing(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.set_daytime_zone().await;
+    let caller = new_caller();
+    let (run_id, old_token) = waiting_run(&app, &caller).await;
+    app.make_follow_up_due(run_id).await;
+    let wf = app.workflows().await;
+
+    let mut tx = app.pool.begin().await.unwrap();
+    assert!(wf.signal(&mut tx, run_id, "ping", serde_json::json!({}), Some("sig-1")).await.unwrap());
+    assert!(!wf.signal(&mut tx, run_id, "ping", serde_json::json!({}), Some("sig-1")).await.unwrap(), "deduplicated");
+    // A tick with the token the signal replaced, as a timer enqueued earlier would carry.
+    wf.enqueue_tick(&mut tx, run_id, old_token, Duration::ZERO).await.unwrap();
+    tx.commit().await.unwrap();
+
+    let sent = app.wait_for_sms(&caller, 2, WAIT).await;
+    app.settle(WAIT).await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let sent_after = app.fake.sent_to(&caller);
+    assert_eq!(sent_after.len(), 2, "text-back and exactly one follow-up");
+    assert!(sent[1].body.starts_with("Just checking in"), "{}", sent[1].body);
+    let (follow_ups, status): (i32, String) =
+        sqlx::query_as("SELECT follow_up_count, status FROM conversations").fetch_one(&app.pool).await.unwrap();
+    assert_eq!((follow_ups, status.as_str()), (1, "follow_up"));
+    let kinds: Vec<String> = sqlx::query_scalar("SELECT kind FROM workflow_events WHERE run_id = $1 ORDER BY id")
+        .bind(run_id)
+        .fetch_all(&app.pool)
+        .await
+        .unwrap();
+    assert!(kinds.contains(&"signal_received".to_owned()), "{kinds:?}");
+    assert!(kinds.contains(&"follow_up_sent".to_owned()), "{kinds:?}");
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_cancelled_run_never_wakes_again(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.set_daytime_zone().await;
+    let caller = new_caller();
+    let (run_id, token) = waiting_run(&app, &caller).await;
+    app.make_follow_up_due(run_id).await;
+    let wf = app.workflows().await;
+    let mut tx = app.pool.begin().await.unwrap();
+    assert!(wf.cancel(&mut tx, run_id).await.unwrap());
+    wf.enqueue_tick(&mut tx, run_id, token, Duration::ZERO).await.unwrap();
+    assert!(!wf.wake(&mut tx, run_id).await.unwrap(), "a cancelled run cannot be woken");
+    assert!(!wf.signal(&mut tx, run_id, "ping", serde_json::json!({}), None).await.unwrap());
+    tx.commit().await.unwrap();
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    assert_eq!(app.fake.sent_to(&caller).len(), 1, "only the text-back");
+    assert_eq!(app.count("SELECT count(*) FROM workflow_runs WHERE status = 'cancelled'").await, 1);
+    app.stop().await;
+}
