@@ -14,7 +14,10 @@ async fn waiting_run(app: &TestApp, caller: &str) -> (RunId, Uuid) {
     app.missed_call(caller, "no-answer").await;
     assert_eq!(app.wait_for_sms(caller, 1, WAIT).await.len(), 1);
     app.settle(WAIT).await;
-    sqlx::query_as("SELECT id, wake_token FROM workflow_runs WHERE status = 'waiting'").fetch_one(&app.pool).await.unwrap()
+    sqlx::query_as("SELECT id, wake_token FROM workflow_runs WHERE status = 'waiting'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
 }
 
 #[sqlx::test(migrations = false)]
