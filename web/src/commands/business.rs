@@ -99,3 +99,53 @@ async fn update(pool: &PgPool, u: UpdateBusiness) -> anyhow::Result<Business> {
     }
     find(pool, &b.id.to_string()).await
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn args() -> AddBusiness {
+        AddBusiness {
+            name: " Cool Air ".into(),
+            twilio_number: "+15125550100".into(),
+            business_phone: "(512) 555-0199".into(),
+            owner_name: "Ana".into(),
+            owner_phone: "512.555.0142".into(),
+            owner_email: "ana@example.com".into(),
+            timezone: "America/Denver".into(),
+            avg_job_value: "412.499".into(),
+            services: vec!["AC Repair".into(), " ".into()],
+            greeting: None,
+            no_screening: false,
+        }
+    }
+
+    #[test]
+    fn onboarding_input_is_parsed_into_typed_values() {
+        let b = new_business(args()).unwrap();
+        assert_eq!(b.name, "Cool Air");
+        assert_eq!(b.business_phone.as_str(), "+15125550199");
+        assert_eq!(b.owner_phone.as_str(), "+15125550142");
+        assert_eq!(b.timezone.to_string(), "America/Denver");
+        assert_eq!(b.avg_job_value.to_string(), "412.50");
+        assert_eq!(b.services, vec!["AC Repair".to_owned()]);
+        assert!(b.call_screening);
+    }
+
+    #[test]
+    fn each_bad_flag_is_named_in_the_error() {
+        let cases: [(fn(&mut AddBusiness), &str); 5] = [
+            (|a| a.twilio_number = "12".into(), "--twilio-number"),
+            (|a| a.owner_phone = "call me".into(), "--owner-phone"),
+            (|a| a.timezone = "EST".into(), "--timezone"),
+            (|a| a.avg_job_value = "lots".into(), "--avg-job-value"),
+            (|a| a.owner_email = "nobody".into(), "--owner-email"),
+        ];
+        for (break_it, flag) in cases {
+            let mut a = args();
+            break_it(&mut a);
+            let e = format!("{:#}", new_business(a).unwrap_err());
+            assert!(e.contains(flag), "{flag}: {e}");
+        }
+    }
+}
