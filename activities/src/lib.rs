@@ -3,6 +3,8 @@
 
 pub mod domain;
 pub mod gsm;
+pub mod keywords;
+pub mod responder;
 pub mod sms;
 pub mod store;
 pub mod templates;

@@ -18,6 +18,9 @@ pub enum SmsTransport {
     Simulator,
 }
 
+/// The outbox purpose of the one confirmation an opt-out receives.
+pub const OPT_OUT_CONFIRMATION: &str = "opt_out_confirmation";
+
 /// What happened to one delivery attempt.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Delivery {
@@ -109,7 +112,9 @@ pub async fn deliver(
     cb: &Callbacks,
     policy: &RetryPolicy,
 ) -> Result<Delivery, DeliverError> {
-    if m.audience == "customer" && opt_outs::is_opted_out(pool, m.business_id, &m.to_phone).await? {
+    // The one text an opted-out number still gets is the confirmation of it (47 CFR 64.1200(a)(12)).
+    let exempt = m.purpose.as_deref() == Some(OPT_OUT_CONFIRMATION);
+    if m.audience == "customer" && !exempt && opt_outs::is_opted_out(pool, m.business_id, &m.to_phone).await? {
         messages::mark_failed(pool, m.id, "blocked", None, "recipient opted out").await?;
         return Ok(Delivery::Blocked);
     }

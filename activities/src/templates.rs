@@ -13,6 +13,13 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("follow_up_1", include_str!("../../prompts/sms/follow_up_1.txt.j2")),
     ("follow_up_2", include_str!("../../prompts/sms/follow_up_2.txt.j2")),
     ("follow_up_3", include_str!("../../prompts/sms/follow_up_3.txt.j2")),
+    ("opt_out_confirmation", include_str!("../../prompts/sms/opt_out_confirmation.txt.j2")),
+    ("opt_in", include_str!("../../prompts/sms/opt_in.txt.j2")),
+    ("help", include_str!("../../prompts/sms/help.txt.j2")),
+    ("owner_qualified", include_str!("../../prompts/sms/owner_qualified.txt.j2")),
+    ("owner_emergency", include_str!("../../prompts/sms/owner_emergency.txt.j2")),
+    ("owner_human_needed", include_str!("../../prompts/sms/owner_human_needed.txt.j2")),
+    ("owner_forward", include_str!("../../prompts/sms/owner_forward.txt.j2")),
 ];
 
 /// The template set, built once at startup.
@@ -99,7 +106,9 @@ mod tests {
         let ctx = context! {
             business => "Smith's Heating & Air Conditioning of Greater Springfield",
             caller => "(512) 555-0123", time => "3:42 PM", after_hours => true,
-            reason => "landline", service => "AC not cooling", name => "Maria",
+            reason => "landline", service => "AC not cooling", name => "Maria", phone => "(512) 555-0199",
+            urgency => "soon", address => "2215 Cedar Hollow Dr, Round Rock 78664", preferred_time => "tomorrow morning",
+            body => "Is anyone there?",
         };
         for (name, _) in TEMPLATES.iter().filter(|(n, _)| *n != "text_back") {
             let s = t.render(name, ctx.clone()).unwrap();

@@ -332,7 +332,9 @@ impl TestApp {
 
     /// The engine handle, as the web layer holds it.
     pub async fn workflows(&self) -> workflows::Workflows {
-        workflows::Workflows::new(self.pool.clone(), app::engine_config(&self.settings)).await.expect("workflows")
+        workflows::Workflows::new(self.pool.clone(), app::engine_config(&self.settings).expect("engine config"))
+            .await
+            .expect("workflows")
     }
 
     /// Pretends the run's follow-up timer has come due.
@@ -342,5 +344,50 @@ impl TestApp {
             .execute(&self.pool)
             .await
             .expect("due");
+    }
+}
+
+impl TestApp {
+    /// A customer's text, as Twilio posts it; returns the MessageSid.
+    pub async fn text(&self, from: &str, body: &str) -> String {
+        let sid = format!("SM{}", uuid::Uuid::new_v4().simple());
+        self.text_with(&sid, from, body, &[]).await;
+        sid
+    }
+
+    pub async fn text_with(&self, sid: &str, from: &str, body: &str, extra: &[(&str, &str)]) {
+        let mut params = vec![("MessageSid", sid), ("From", from), ("To", TWILIO_NUMBER), ("Body", body)];
+        params.extend_from_slice(extra);
+        let r = self.post_twilio("/webhook/sms/incoming", &params).await;
+        assert_eq!(r.status(), 200, "sms webhook");
+    }
+
+    /// No owner window: the AI answers at once.
+    pub async fn owner_window(&self, seconds: i32, status: &str) {
+        sqlx::query("UPDATE businesses SET owner_window_seconds = $1, owner_status = $2")
+            .bind(seconds)
+            .bind(status)
+            .execute(&self.pool)
+            .await
+            .expect("owner window");
+    }
+
+    /// Open every day, all day, so owner-window tests do not depend on the clock.
+    pub async fn always_open(&self) {
+        let day = serde_json::json!({"open": "00:00", "close": "23:59"});
+        let hours = serde_json::json!({
+            "monday": day, "tuesday": day, "wednesday": day, "thursday": day,
+            "friday": day, "saturday": day, "sunday": day,
+        });
+        sqlx::query("UPDATE businesses SET business_hours = $1").bind(hours).execute(&self.pool).await.expect("hours");
+    }
+
+    /// A caller who missed us and got the text-back.
+    pub async fn texted_back_caller(&self) -> String {
+        let caller = new_caller();
+        self.missed_call(&caller, "no-answer").await;
+        assert_eq!(self.wait_for_sms(&caller, 1, Duration::from_secs(10)).await.len(), 1);
+        self.settle(Duration::from_secs(10)).await;
+        caller
     }
 }

@@ -2,7 +2,9 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod bad_input;
+mod conversation;
 mod durability;
+mod keywords;
 mod missed_call;
 mod provider_failures;
 mod screening;

@@ -11,6 +11,7 @@ use tokio::net::TcpListener;
 use tokio::task::JoinHandle;
 use tokio_util::sync::CancellationToken;
 
+use activities::responder::openai::{OpenAiConfig, OpenAiResponder};
 use activities::sms::{RetryPolicy, SmsTransport};
 use activities::twilio::TwilioClient;
 use workflows::{EngineConfig, Workflows};
@@ -80,7 +81,18 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<PgPool> {
         .context("could not connect to the database at DATABASE_URL")
 }
 
-pub fn engine_config(settings: &Settings) -> EngineConfig {
+async fn worker_pool(settings: &Settings, pool: &PgPool) -> anyhow::Result<PgPool> {
+    let size = u32::try_from(settings.worker_concurrency * 2 + 8).unwrap_or(u32::MAX);
+    PgPoolOptions::new()
+        .max_connections(size)
+        .min_connections(2)
+        .acquire_timeout(std::time::Duration::from_secs(5))
+        .connect_with((*pool.connect_options()).clone())
+        .await
+        .context("could not open the workers' database pool")
+}
+
+pub fn engine_config(settings: &Settings) -> anyhow::Result<EngineConfig> {
     let transport = match &settings.twilio {
         Some(t) => SmsTransport::Twilio(TwilioClient::new(
             &settings.twilio_api_base,
@@ -90,7 +102,19 @@ pub fn engine_config(settings: &Settings) -> EngineConfig {
         )),
         None => SmsTransport::Simulator,
     };
-    EngineConfig {
+    let llm = match &settings.openai {
+        Some(o) => {
+            let cfg = OpenAiConfig {
+                api_key: o.api_key.clone(),
+                base_url: o.base_url.clone(),
+                model: o.model.clone(),
+                timeout: o.timeout,
+            };
+            Some(Arc::new(OpenAiResponder::new(cfg).context("OPENAI_* settings")?))
+        }
+        None => None,
+    };
+    Ok(EngineConfig {
         transport,
         retry: RetryPolicy {
             base: settings.sms_retry_base,
@@ -103,12 +127,16 @@ pub fn engine_config(settings: &Settings) -> EngineConfig {
         concurrency: settings.worker_concurrency,
         heartbeat: settings.worker_heartbeat,
         text_back_validity_secs: settings.text_back_validity_secs,
-    }
+        llm,
+    })
 }
 
 /// Starts the web server and/or the workers on an already-migrated database.
 pub async fn start(settings: Settings, pool: PgPool, mode: Mode) -> anyhow::Result<Running> {
-    let workflows = Workflows::new(pool.clone(), engine_config(&settings)).await?;
+    // Workers get their own pool: each running tick holds underway's idle
+    // transaction plus ours, and must never starve the webhooks of connections.
+    let worker_pool = if mode.workers && mode.web { worker_pool(&settings, &pool).await? } else { pool.clone() };
+    let workflows = Workflows::new(worker_pool, engine_config(&settings)?).await?;
     let shutdown = CancellationToken::new();
     let mut tasks: Vec<(&'static str, JoinHandle<anyhow::Result<()>>)> = Vec::new();
     let mut addr = None;

@@ -4,7 +4,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
-use crate::routes::{health, simulator, sms_status, voice};
+use crate::routes::{health, simulator, sms_incoming, sms_status, voice};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
@@ -14,6 +14,7 @@ pub fn router(state: AppState) -> Router {
         .route("/webhook/voice/screen", post(voice::screen))
         .route("/webhook/voice/screen-accept", post(voice::screen_accept))
         .route("/webhook/voice/call-completed", post(voice::call_completed))
+        .route("/webhook/sms/incoming", post(sms_incoming::incoming))
         .route("/webhook/sms/status", post(sms_status::status));
     // The simulator plays Twilio; it is only mounted when no real Twilio is configured.
     if state.settings.twilio.is_none() {

@@ -43,7 +43,24 @@ pub struct Settings {
     pub sms_max_attempts: i32,
     pub sms_send_lease: Duration,
     pub text_back_validity_secs: i32,
+    /// The OpenAI-compatible model; None runs the built-in rules engine alone.
+    pub openai: Option<OpenAiSettings>,
     pub log_format: LogFormat,
+}
+
+/// `OPENAI_API_KEY` (+ `OPENAI_BASE_URL` for any compatible server, `OPENAI_MODEL`, `OPENAI_TIMEOUT_MS`).
+#[derive(Clone)]
+pub struct OpenAiSettings {
+    pub api_key: String,
+    pub base_url: String,
+    pub model: String,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for OpenAiSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("OpenAiSettings").field("base_url", &self.base_url).field("model", &self.model).finish()
+    }
 }
 
 /// A bad or missing variable, by name.
@@ -101,6 +118,7 @@ impl Settings {
             sms_max_attempts: parse(&get, "SMS_MAX_ATTEMPTS", "8")?,
             sms_send_lease: millis(&get, "SMS_SEND_LEASE_MS", 30_000)?,
             text_back_validity_secs: parse(&get, "TEXT_BACK_VALIDITY_SECS", "900")?,
+            openai: openai(&get)?,
             log_format,
         })
     }
@@ -146,6 +164,19 @@ fn base_url(raw: Option<String>, bind: SocketAddr) -> Result<String, ConfigError
             format!("{url:?} is not an http(s) URL without query (e.g. https://calls.example.com)"),
         )),
     }
+}
+
+fn openai(get: &impl Fn(&str) -> Option<String>) -> Result<Option<OpenAiSettings>, ConfigError> {
+    let Some(api_key) = get("OPENAI_API_KEY") else {
+        return Ok(None);
+    };
+    let base_url = get("OPENAI_BASE_URL").unwrap_or_else(|| "https://api.openai.com/v1".into());
+    if !base_url.starts_with("http://") && !base_url.starts_with("https://") {
+        return Err(err("OPENAI_BASE_URL", "must be an http(s) URL (e.g. http://localhost:11434/v1 for Ollama)"));
+    }
+    let model = get("OPENAI_MODEL").unwrap_or_else(|| "gpt-4o-mini".into());
+    let timeout = millis(get, "OPENAI_TIMEOUT_MS", 8_000)?;
+    Ok(Some(OpenAiSettings { api_key, base_url, model, timeout }))
 }
 
 fn twilio(get: &impl Fn(&str) -> Option<String>) -> Result<Option<TwilioCreds>, ConfigError> {
@@ -196,6 +227,14 @@ mod tests {
             (&[("DATABASE_URL", "postgres://x"), ("TWILIO_API_BASE", "api.twilio.com")], "TWILIO_API_BASE"),
             (&[("DATABASE_URL", "postgres://x"), ("WORKER_POLL_MS", "-1")], "WORKER_POLL_MS"),
             (&[("DATABASE_URL", "postgres://x"), ("LOG_FORMAT", "xml")], "LOG_FORMAT"),
+            (
+                &[("DATABASE_URL", "postgres://x"), ("OPENAI_API_KEY", "k"), ("OPENAI_BASE_URL", "localhost")],
+                "OPENAI_BASE_URL",
+            ),
+            (
+                &[("DATABASE_URL", "postgres://x"), ("OPENAI_API_KEY", "k"), ("OPENAI_TIMEOUT_MS", "soon")],
+                "OPENAI_TIMEOUT_MS",
+            ),
         ];
         for (pairs, var) in cases {
             let e = load(pairs).unwrap_err();

@@ -25,6 +25,7 @@ pub struct Business {
     pub call_screening: bool,
     pub owner_status: String,
     pub owner_window_seconds: i32,
+    pub disclose_bot: bool,
     pub subscription_status: String,
     pub created_at: DateTime<Utc>,
 }
@@ -58,7 +59,7 @@ pub struct NewBusiness {
 
 const COLUMNS: &str = "id, name, owner_name, owner_email, owner_phone, business_phone, twilio_number, \
     timezone, business_hours, services, avg_job_value, ai_greeting, ai_instructions, call_screening, \
-    owner_status, owner_window_seconds, subscription_status, created_at";
+    owner_status, owner_window_seconds, disclose_bot, subscription_status, created_at";
 
 pub async fn insert_business(db: impl PgExecutor<'_>, b: &NewBusiness) -> sqlx::Result<Business> {
     let sql = format!(

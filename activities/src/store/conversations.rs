@@ -187,3 +187,86 @@ pub async fn update_conversation(
     .await?;
     Ok(())
 }
+
+/// What we know about a lead, as the responders see it.
+pub async fn lead_facts(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    id: LeadId,
+) -> sqlx::Result<crate::responder::LeadFacts> {
+    let row: Option<FactsRow> = sqlx::query_as(
+        "SELECT service_needed, service_category, urgency, name, address, preferred_time
+         FROM leads WHERE business_id = $1 AND id = $2",
+    )
+    .bind(business_id)
+    .bind(id)
+    .fetch_optional(db)
+    .await?;
+    let r = row.unwrap_or_default();
+    Ok(crate::responder::LeadFacts {
+        service_needed: r.service_needed,
+        service_category: r.service_category,
+        urgency: r.urgency,
+        name: r.name,
+        address: r.address,
+        preferred_time: r.preferred_time,
+    })
+}
+
+#[derive(Default, FromRow)]
+struct FactsRow {
+    service_needed: Option<String>,
+    service_category: Option<String>,
+    urgency: Option<String>,
+    name: Option<String>,
+    address: Option<String>,
+    preferred_time: Option<String>,
+}
+
+/// Stores what a responder extracted: a known value is kept unless the
+/// customer corrected it; `unknown` urgency is always replaceable.
+pub async fn apply_facts(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    id: LeadId,
+    facts: &crate::responder::LeadFacts,
+    corrections: &[&str],
+) -> sqlx::Result<()> {
+    let corrected = |f: &str| corrections.contains(&f);
+    sqlx::query(
+        "UPDATE leads SET
+            service_needed = CASE WHEN $3 OR service_needed IS NULL THEN COALESCE($4, service_needed) ELSE service_needed END,
+            service_category = CASE WHEN $3 OR service_category IS NULL THEN COALESCE($5, service_category) ELSE service_category END,
+            urgency = CASE WHEN urgency IS NULL OR urgency = 'unknown' OR $6 THEN COALESCE($7, urgency) ELSE urgency END,
+            name = CASE WHEN $8 OR name IS NULL THEN COALESCE($9, name) ELSE name END,
+            address = CASE WHEN $10 OR address IS NULL THEN COALESCE($11, address) ELSE address END,
+            preferred_time = CASE WHEN $12 OR preferred_time IS NULL THEN COALESCE($13, preferred_time) ELSE preferred_time END
+         WHERE business_id = $1 AND id = $2",
+    )
+    .bind(business_id)
+    .bind(id)
+    .bind(corrected("service_needed"))
+    .bind(&facts.service_needed)
+    .bind(&facts.service_category)
+    .bind(corrected("urgency") || facts.urgency.as_deref() == Some("emergency"))
+    .bind(&facts.urgency)
+    .bind(corrected("name"))
+    .bind(&facts.name)
+    .bind(corrected("address"))
+    .bind(&facts.address)
+    .bind(corrected("preferred_time"))
+    .bind(&facts.preferred_time)
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
+/// Marks a conversation as needing the owner (the dashboard highlights it).
+pub async fn flag_human(db: impl PgExecutor<'_>, business_id: BusinessId, id: ConversationId) -> sqlx::Result<()> {
+    sqlx::query("UPDATE conversations SET needs_human = true WHERE business_id = $1 AND id = $2")
+        .bind(business_id)
+        .bind(id)
+        .execute(db)
+        .await?;
+    Ok(())
+}

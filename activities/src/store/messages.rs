@@ -42,6 +42,7 @@ pub struct Message {
     pub last_error: Option<String>,
     pub last_attempt_at: Option<DateTime<Utc>>,
     pub next_attempt_at: Option<DateTime<Utc>>,
+    pub num_media: i32,
     pub created_at: DateTime<Utc>,
 }
 
@@ -68,7 +69,7 @@ pub struct NewOutbound<'a> {
 
 const COLUMNS: &str = "id, business_id, conversation_id, run_id, purpose, direction, audience, from_phone, \
     to_phone, body, validity_seconds, twilio_message_sid, status, attempts, error_code, last_error, \
-    last_attempt_at, next_attempt_at, created_at";
+    last_attempt_at, next_attempt_at, num_media, created_at";
 
 /// Inserts the outbox row; a second insert for the same `(run, purpose)` is a no-op.
 pub async fn queue_outbound(db: impl PgExecutor<'_>, m: &NewOutbound<'_>) -> sqlx::Result<Option<MessageId>> {
@@ -249,4 +250,79 @@ pub async fn owner_messages(
            ORDER BY created_at DESC, id DESC LIMIT $2) m ORDER BY created_at, id"
     );
     sqlx::query_as(&sql).bind(business_id).bind(limit).fetch_all(db).await
+}
+
+/// A customer's text as Twilio delivered it.
+#[derive(Debug, Clone)]
+pub struct NewInbound<'a> {
+    pub business_id: BusinessId,
+    pub conversation_id: Option<ConversationId>,
+    pub from: &'a PhoneNumber,
+    pub to: &'a PhoneNumber,
+    pub body: &'a str,
+    pub sid: &'a str,
+    pub num_media: i32,
+}
+
+/// Stores an inbound text once per MessageSid; None when Twilio retried it.
+pub async fn insert_inbound(db: impl PgExecutor<'_>, m: &NewInbound<'_>) -> sqlx::Result<Option<MessageId>> {
+    sqlx::query_scalar(
+        "INSERT INTO messages (business_id, conversation_id, direction, audience, sender_type, from_phone, to_phone,
+                               body, twilio_message_sid, status, num_media)
+         VALUES ($1, $2, 'inbound', 'customer', 'caller', $3, $4, $5, $6, 'received', $7)
+         ON CONFLICT (twilio_message_sid) DO NOTHING RETURNING id",
+    )
+    .bind(m.business_id)
+    .bind(m.conversation_id)
+    .bind(m.from)
+    .bind(m.to)
+    .bind(m.body)
+    .bind(m.sid)
+    .bind(m.num_media)
+    .fetch_optional(db)
+    .await
+}
+
+/// Attaches earlier inbound texts of this caller that arrived before the conversation existed.
+pub async fn adopt_inbound(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    conversation_id: ConversationId,
+    caller: &PhoneNumber,
+) -> sqlx::Result<Vec<MessageId>> {
+    sqlx::query_scalar(
+        "UPDATE messages SET conversation_id = $2
+         WHERE business_id = $1 AND from_phone = $3 AND direction = 'inbound' AND conversation_id IS NULL
+           AND created_at > now() - interval '1 day'
+         RETURNING id",
+    )
+    .bind(business_id)
+    .bind(conversation_id)
+    .bind(caller)
+    .fetch_all(db)
+    .await
+}
+
+/// The customer-facing transcript of a conversation, oldest first.
+pub async fn transcript(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    conversation_id: ConversationId,
+    limit: i64,
+) -> sqlx::Result<Vec<Message>> {
+    let sql = format!(
+        "SELECT * FROM (SELECT {COLUMNS} FROM messages
+           WHERE business_id = $1 AND conversation_id = $2 AND audience = 'customer'
+           ORDER BY created_at DESC, id DESC LIMIT $3) m ORDER BY created_at, id"
+    );
+    sqlx::query_as(&sql).bind(business_id).bind(conversation_id).bind(limit).fetch_all(db).await
+}
+
+pub async fn get_message(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    id: MessageId,
+) -> sqlx::Result<Option<Message>> {
+    let sql = format!("SELECT {COLUMNS} FROM messages WHERE business_id = $1 AND id = $2");
+    sqlx::query_as(&sql).bind(business_id).bind(id).fetch_optional(db).await
 }

@@ -65,3 +65,13 @@ pub async fn mark_unreachable(
     .await?;
     Ok(())
 }
+
+/// START/UNSTOP: the number may be texted by this business again.
+pub async fn remove_opt_out(db: impl PgExecutor<'_>, business_id: BusinessId, phone: &PhoneNumber) -> sqlx::Result<()> {
+    sqlx::query("DELETE FROM opt_outs WHERE business_id = $1 AND phone = $2")
+        .bind(business_id)
+        .bind(phone)
+        .execute(db)
+        .await?;
+    Ok(())
+}

@@ -134,10 +134,11 @@ mod tests {
 
     #[test]
     fn each_bad_flag_is_named_in_the_error() {
-        let cases: [(fn(&mut AddBusiness), &str); 5] = [
+        type Breaker = fn(&mut AddBusiness);
+        let cases: [(Breaker, &str); 5] = [
             (|a| a.twilio_number = "12".into(), "--twilio-number"),
             (|a| a.owner_phone = "call me".into(), "--owner-phone"),
-            (|a| a.timezone = "EST".into(), "--timezone"),
+            (|a| a.timezone = "Eastern Time".into(), "--timezone"),
             (|a| a.avg_job_value = "lots".into(), "--avg-job-value"),
             (|a| a.owner_email = "nobody".into(), "--owner-email"),
         ];

@@ -2,5 +2,6 @@
 
 pub mod health;
 pub mod simulator;
+pub mod sms_incoming;
 pub mod sms_status;
 pub mod voice;

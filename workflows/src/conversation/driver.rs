@@ -14,7 +14,8 @@ use activities::store::businesses::{self, Business};
 use activities::store::{messages, opt_outs};
 
 use super::effects::apply;
-use super::state::{DeliveryResult, Event, State, WakeFacts};
+use super::respond;
+use super::state::{Command, DeliveryResult, Event, SignalKind, State, WakeFacts};
 use super::transition::{step, Ctx};
 use crate::engine::runs::{self, RunRow, Save};
 use crate::engine::tick::{IN_FLIGHT_RECHECK, MAX_ROUNDS};
@@ -22,27 +23,40 @@ use crate::engine::{EngineError, TickInput, Workflows};
 
 pub(crate) async fn tick(wf: &Workflows, input: &TickInput) -> Result<(), EngineError> {
     let mut recheck = None;
+    let mut injected = None;
     for _ in 0..MAX_ROUNDS {
-        match round(wf, input, recheck.take()).await? {
+        match round(wf, input, recheck.take(), injected.take()).await? {
             Round::Finished => return Ok(()),
             Round::Delivered { in_flight } => {
                 if in_flight {
                     recheck = Some(IN_FLIGHT_RECHECK);
                 }
             }
+            Round::Respond { turn, ctx } => {
+                // The slow call, with no transaction open; a text arriving
+                // meanwhile moves the token and this answer is dropped.
+                let reply = respond::respond(wf, &ctx).await?;
+                injected = Some(Event::Responded { turn, reply: Box::new(reply) });
+            }
         }
     }
     // Still work after many rounds: hand over to a fresh tick rather than spin.
-    round(wf, input, Some(Duration::ZERO)).await.map(|_| ())
+    round(wf, input, Some(Duration::ZERO), None).await.map(|_| ())
 }
 
 enum Round {
     Finished,
     Delivered { in_flight: bool },
+    Respond { turn: u32, ctx: Box<respond::ResponseContext> },
 }
 
 /// One transaction of transitions, then (outside it) the sends it queued.
-async fn round(wf: &Workflows, input: &TickInput, force_wake: Option<Duration>) -> Result<Round, EngineError> {
+async fn round(
+    wf: &Workflows,
+    input: &TickInput,
+    force_wake: Option<Duration>,
+    injected: Option<Event>,
+) -> Result<Round, EngineError> {
     let pool = &wf.0.pool;
     let mut tx = pool.begin().await?;
     let Some(run) = runs::lock_run(&mut tx, input.run_id).await? else {
@@ -57,7 +71,12 @@ async fn round(wf: &Workflows, input: &TickInput, force_wake: Option<Duration>) 
     let mut state: State = run.state().map_err(|e| EngineError::State(run.id, e))?;
     let mut conversation_id = run.conversation_id;
     let mut queue = observe(&mut tx, &run, &business, &state).await?;
-    let ctx = Ctx { now: Utc::now(), tz: business.timezone.tz() };
+    if let Some(e) = injected {
+        queue.push_front(e);
+    }
+    let now = Utc::now();
+    let ctx = Ctx { now, tz: business.timezone.tz(), reply_delay: reply_delay(&business, now) };
+    let mut respond_turn = None;
     while let Some(event) = queue.pop_front() {
         let d = step(&state, &event, &ctx);
         if d.state != state || !d.commands.is_empty() {
@@ -65,6 +84,10 @@ async fn round(wf: &Workflows, input: &TickInput, force_wake: Option<Duration>) 
             runs::record_event(&mut *tx, run.business_id, run.id, d.note, detail).await?;
         }
         for cmd in &d.commands {
+            if let Command::Respond { turn } = cmd {
+                respond_turn = Some(*turn);
+                continue;
+            }
             if let Some(follow) = apply(wf, &mut tx, &run, &business, (&state, &d.state), cmd).await? {
                 if let Event::Opened { conversation_id: c, .. } | Event::Joined { conversation_id: c } = &follow {
                     conversation_id = Some(*c);
@@ -73,6 +96,12 @@ async fn round(wf: &Workflows, input: &TickInput, force_wake: Option<Duration>) 
             }
         }
         state = d.state;
+    }
+    if let Some(turn) = respond_turn {
+        let ctx = respond::load(&mut tx, &business, &state).await?;
+        runs::save_state(&mut tx, run.id, &state, conversation_id).await?;
+        tx.commit().await?;
+        return Ok(Round::Respond { turn, ctx: Box::new(ctx) });
     }
     let due = messages::due_for_run(&mut *tx, run.id).await?;
     if due.is_empty() || force_wake.is_some() {
@@ -94,12 +123,13 @@ async fn observe(
 ) -> Result<VecDeque<Event>, EngineError> {
     let mut events = VecDeque::new();
     for s in crate::engine::control::take_signals(&mut *conn, run.id).await? {
-        let detail = serde_json::json!({"signal_id": s.id, "kind": s.kind});
+        let kind = signal_kind(&s);
+        let detail = serde_json::json!({"signal_id": s.id, "kind": s.kind, "understood": kind.is_some()});
         runs::record_event(&mut *conn, run.business_id, run.id, "signal_received", detail).await?;
-        events.push_back(Event::Signal { kind: s.kind, payload: s.payload.0 });
+        events.extend(kind.map(Event::Signal));
     }
     match state {
-        State::Start { caller, .. } | State::Waiting { caller, .. } => {
+        State::Start { caller, .. } | State::Waiting { caller, .. } | State::Replying { caller, .. } => {
             let facts = WakeFacts {
                 business_active: business.is_active(),
                 opted_out: opt_outs::is_opted_out(&mut *conn, business.id, caller).await?,
@@ -114,9 +144,35 @@ async fn observe(
                 }
             }
         }
-        State::Done { .. } => {}
+        State::Notice { .. } => {
+            events.push_back(Event::Wake(WakeFacts { business_active: true, opted_out: false, unreachable: false }))
+        }
+        State::Human { .. } | State::Done { .. } => {}
     }
     Ok(events)
+}
+
+fn signal_kind(s: &crate::engine::control::PendingSignal) -> Option<SignalKind> {
+    Some(match s.kind.as_str() {
+        "customer_text" => SignalKind::CustomerText {
+            message_id: serde_json::from_value(s.payload.0.get("message_id")?.clone()).ok()?,
+        },
+        "opt_out" => SignalKind::OptOut,
+        "help" => SignalKind::Help { key: s.id },
+        "take_over" => SignalKind::TakeOver,
+        "return_to_ai" => SignalKind::ReturnToAi,
+        _ => return None,
+    })
+}
+
+/// The owner's window to answer first: skipped when they are away or it is after hours.
+fn reply_delay(business: &Business, now: chrono::DateTime<Utc>) -> chrono::Duration {
+    let present = business.owner_status == "available" && business.is_open_at(now);
+    if present {
+        chrono::Duration::seconds(i64::from(business.owner_window_seconds.max(0)))
+    } else {
+        chrono::Duration::zero()
+    }
 }
 
 fn final_result(status: &str, code: Option<i32>) -> Option<DeliveryResult> {
@@ -144,13 +200,20 @@ async fn schedule(
     let forced = force_wake.map(|d| now + chrono::Duration::from_std(d).unwrap_or_default());
     let wake = [state.wake_at(), retry, forced].into_iter().flatten().min();
     let Some(wake_at) = wake else {
-        let status = if state.is_done() { "completed" } else { "failed" };
-        if !state.is_done() {
-            tracing::error!(run_id = %run.id, state = state.name(), "run has nothing to wait for");
-        }
+        // Nothing to wait for: ended, or with the owner (only a signal wakes it).
+        let status = match state {
+            State::Done { .. } => "completed",
+            State::Human { .. } => "human",
+            _ => {
+                tracing::error!(run_id = %run.id, state = state.name(), "run has nothing to wait for");
+                "failed"
+            }
+        };
         let save = Save { state, status, wake_token: None, wake_at: None, conversation_id };
         runs::save_run(conn, run.id, &save).await?;
-        runs::record_event(&mut *conn, run.business_id, run.id, status, serde_json::json!({})).await?;
+        if status != "human" {
+            runs::record_event(&mut *conn, run.business_id, run.id, status, serde_json::json!({})).await?;
+        }
         return Ok(());
     };
     let token = Uuid::new_v4();

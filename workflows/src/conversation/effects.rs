@@ -9,9 +9,10 @@ use activities::store::businesses::Business;
 use activities::store::conversations::{self, LeadSource, Opened};
 use activities::store::messages::{self, Audience, NewOutbound};
 
-use super::state::{CallBackReason, Command, Event, State, TextKind};
-use crate::engine::runs::RunRow;
+use super::state::{Alert, CallBackReason, Command, Event, Notice, State, TextKind};
+use crate::engine::runs::{self, RunRow};
 use crate::engine::{EngineError, Workflows};
+use activities::responder::LeadFacts;
 
 /// Applies one command; some produce a follow-up event (the conversation opened).
 pub(crate) async fn apply(
@@ -27,7 +28,7 @@ pub(crate) async fn apply(
     let (prev, next) = states;
     let prev = if matches!(next, State::Done { .. }) { prev } else { next };
     match cmd {
-        Command::OpenConversation => open(conn, business, prev).await,
+        Command::OpenConversation => open(wf, conn, run, business, prev).await,
         Command::Text(kind) => {
             queue_text(wf, conn, run, business, prev, *kind).await?;
             Ok(None)
@@ -48,34 +49,101 @@ pub(crate) async fn apply(
             .await?;
             Ok(None)
         }
+        Command::Reply { turn, body } => {
+            let (Some(caller), conversation_id) = caller_and_conversation(prev) else {
+                return Ok(None);
+            };
+            let purpose = format!("reply_{turn}");
+            queue(conn, run, business, conversation_id, &purpose, Audience::Customer, caller, body, None).await?;
+            Ok(None)
+        }
+        Command::UpdateLead { lead_id, reply } => {
+            conversations::apply_facts(&mut *conn, business.id, *lead_id, &reply.extracted, &reply.corrections).await?;
+            Ok(None)
+        }
+        Command::FlagHuman { conversation_id } => {
+            conversations::flag_human(&mut *conn, business.id, *conversation_id).await?;
+            Ok(None)
+        }
+        // The driver runs the responder between transactions; nothing to store.
+        Command::Respond { .. } => Ok(None),
     }
 }
 
-async fn open(conn: &mut PgConnection, business: &Business, state: &State) -> Result<Option<Event>, EngineError> {
+#[allow(clippy::too_many_arguments)]
+async fn queue(
+    conn: &mut PgConnection,
+    run: &RunRow,
+    business: &Business,
+    conversation_id: Option<ConversationId>,
+    purpose: &str,
+    audience: Audience,
+    to: &PhoneNumber,
+    body: &str,
+    validity_seconds: Option<i32>,
+) -> Result<(), EngineError> {
+    let row = NewOutbound {
+        business_id: business.id,
+        conversation_id,
+        run_id: run.id,
+        purpose,
+        audience,
+        from: &business.twilio_number,
+        to,
+        body,
+        validity_seconds,
+    };
+    messages::queue_outbound(&mut *conn, &row).await?;
+    Ok(())
+}
+
+async fn open(
+    wf: &Workflows,
+    conn: &mut PgConnection,
+    run: &RunRow,
+    business: &Business,
+    state: &State,
+) -> Result<Option<Event>, EngineError> {
     let State::Start { call_id, caller, .. } = state else {
         return Ok(None);
     };
-    let opened = conversations::open_conversation(
-        conn,
-        business.id,
-        caller,
-        LeadSource::MissedCall,
-        business.avg_job_value,
-        *call_id,
-    )
-    .await?;
-    Ok(Some(match opened {
-        Opened::Created { conversation_id, lead_id } => Event::Opened { conversation_id, lead_id },
-        Opened::Joined { conversation_id, .. } => Event::Joined { conversation_id },
-    }))
+    let source = if call_id.is_some() { LeadSource::MissedCall } else { LeadSource::Manual };
+    let opened =
+        conversations::open_conversation(conn, business.id, caller, source, business.avg_job_value, *call_id).await?;
+    let (conversation_id, lead_id, created) = match opened {
+        Opened::Created { conversation_id, lead_id } => (conversation_id, lead_id, true),
+        Opened::Joined { conversation_id, lead_id } => (conversation_id, lead_id, false),
+    };
+    if call_id.is_some() {
+        return Ok(Some(if created {
+            Event::Opened { conversation_id, lead_id }
+        } else {
+            Event::Joined { conversation_id }
+        }));
+    }
+    // A text: its message joins the conversation, and the conversation's own
+    // run answers it; this run takes the conversation over only if none is live.
+    let adopted = messages::adopt_inbound(&mut *conn, business.id, conversation_id, caller).await?;
+    if !created {
+        if let Some(owner) = runs::live_run_of(&mut *conn, conversation_id, run.id).await? {
+            for message_id in adopted {
+                let payload = serde_json::json!({ "message_id": message_id });
+                wf.signal(conn, owner, "customer_text", payload, Some(&format!("msg:{message_id}"))).await?;
+            }
+            return Ok(Some(Event::Joined { conversation_id }));
+        }
+    }
+    Ok(Some(Event::Opened { conversation_id, lead_id }))
 }
 
 fn caller_and_conversation(s: &State) -> (Option<&PhoneNumber>, Option<ConversationId>) {
     match s {
         State::Start { caller, .. } => (Some(caller), None),
-        State::Greeting { caller, conversation_id, .. } | State::Waiting { caller, conversation_id, .. } => {
-            (Some(caller), Some(*conversation_id))
-        }
+        State::Greeting { caller, conversation_id, .. }
+        | State::Waiting { caller, conversation_id, .. }
+        | State::Replying { caller, conversation_id, .. }
+        | State::Human { caller, conversation_id, .. } => (Some(caller), Some(*conversation_id)),
+        State::Notice { caller, .. } => (Some(caller), None),
         State::Done { .. } => (None, None),
     }
 }
@@ -113,7 +181,7 @@ async fn queue_text(
             let ctx = context! { caller => caller_display, time => local_time, reason };
             (&business.owner_phone, Audience::Owner, t.render("owner_call_back", ctx)?, None)
         }
-        TextKind::FollowUp(n) => {
+        TextKind::FollowUp { n, .. } => {
             let lead = match prev {
                 State::Waiting { lead_id, .. } => conversations::get_lead(&mut *conn, business.id, *lead_id).await?,
                 _ => None,
@@ -122,19 +190,70 @@ async fn queue_text(
             let ctx = context! { business => business.name, name, service };
             (caller, Audience::Customer, t.render(&format!("follow_up_{n}"), ctx)?, None)
         }
+        TextKind::Notice(n) => {
+            let ctx = context! { business => business.name, phone => business.business_phone.display_national() };
+            let name = match n {
+                Notice::OptOutConfirmation => "opt_out_confirmation",
+                Notice::OptIn => "opt_in",
+                Notice::Help => "help",
+            };
+            (caller, Audience::Customer, t.render(name, ctx)?, None)
+        }
+        TextKind::OptOutConfirmation => (
+            caller,
+            Audience::Customer,
+            t.render("opt_out_confirmation", context! { business => business.name })?,
+            None,
+        ),
+        TextKind::Help { .. } => {
+            let ctx = context! { business => business.name, phone => business.business_phone.display_national() };
+            (caller, Audience::Customer, t.render("help", ctx)?, None)
+        }
+        TextKind::OwnerAlert { alert, .. } => {
+            let body = owner_alert(conn, t, business, prev, caller, alert).await?;
+            (&business.owner_phone, Audience::Owner, body, None)
+        }
+        TextKind::Forward { message_id } => {
+            let Some(m) = messages::get_message(&mut *conn, business.id, message_id).await? else {
+                return Ok(());
+            };
+            let lead = lead_of(conn, business, prev).await?;
+            let body = if m.num_media > 0 { format!("{} [photo]", m.body) } else { m.body };
+            let ctx = context! { caller => caller_display, name => lead.name, body };
+            (&business.owner_phone, Audience::Owner, t.render("owner_forward", ctx)?, None)
+        }
     };
-    let purpose = kind.purpose();
-    let row = NewOutbound {
-        business_id: business.id,
-        conversation_id,
-        run_id: run.id,
-        purpose: &purpose,
-        audience,
-        from: &business.twilio_number,
-        to,
-        body: &body,
-        validity_seconds: validity,
+    queue(conn, run, business, conversation_id, &kind.purpose(), audience, to, &body, validity).await
+}
+
+async fn lead_of(conn: &mut PgConnection, business: &Business, s: &State) -> Result<LeadFacts, EngineError> {
+    let lead_id = match s {
+        State::Greeting { lead_id, .. }
+        | State::Waiting { lead_id, .. }
+        | State::Replying { lead_id, .. }
+        | State::Human { lead_id, .. } => *lead_id,
+        _ => return Ok(LeadFacts::default()),
     };
-    messages::queue_outbound(&mut *conn, &row).await?;
-    Ok(())
+    Ok(conversations::lead_facts(&mut *conn, business.id, lead_id).await?)
+}
+
+async fn owner_alert(
+    conn: &mut PgConnection,
+    t: &activities::templates::Templates,
+    business: &Business,
+    state: &State,
+    caller: &PhoneNumber,
+    alert: Alert,
+) -> Result<String, EngineError> {
+    let l = lead_of(conn, business, state).await?;
+    let ctx = context! {
+        caller => caller.display_national(), name => l.name, service => l.service_needed,
+        urgency => l.urgency, address => l.address, preferred_time => l.preferred_time,
+    };
+    let name = match alert {
+        Alert::Qualified => "owner_qualified",
+        Alert::Emergency => "owner_emergency",
+        Alert::HumanNeeded => "owner_human_needed",
+    };
+    Ok(t.render(name, ctx)?)
 }

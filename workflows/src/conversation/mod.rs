@@ -3,11 +3,15 @@
 
 pub(crate) mod driver;
 mod effects;
+pub(crate) mod respond;
 pub mod state;
 pub mod transition;
+mod turns;
 
 #[cfg(test)]
 mod tests;
+#[cfg(test)]
+mod turns_tests;
 
-pub use state::{Command, DeliveryResult, Event, Outcome, State, TextKind, WakeFacts};
+pub use state::{Alert, Command, DeliveryResult, Event, Outcome, SignalKind, State, TextKind, WakeFacts};
 pub use transition::{step, Ctx, Decision};

@@ -3,13 +3,15 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use activities::domain::{CallId, ConversationId, LeadId, PhoneNumber};
+use activities::domain::{CallId, ConversationId, LeadId, MessageId, PhoneNumber};
+use activities::responder::Reply;
 
 /// Where a conversation workflow stands. Persisted as JSONB on its run.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "step", rename_all = "snake_case")]
 pub enum State {
-    /// A missed call was recorded; nothing decided yet.
+    /// A missed call (`call_id` set) or a first text from a new number
+    /// (`call_id` None) was recorded; nothing decided yet.
     Start {
         call_id: Option<CallId>,
         caller: PhoneNumber,
@@ -22,6 +24,7 @@ pub enum State {
         caller: PhoneNumber,
     },
     /// Waiting for the customer; the next follow-up is due at `next_at`.
+    /// `text_back_at` is our last message, the base of the follow-up schedule.
     Waiting {
         conversation_id: ConversationId,
         lead_id: LeadId,
@@ -29,10 +32,45 @@ pub enum State {
         text_back_at: DateTime<Utc>,
         follow_ups_sent: u8,
         next_at: DateTime<Utc>,
+        /// Replies sent so far; numbers the outbox purposes of this cycle.
+        #[serde(default)]
+        turn: u32,
+    },
+    /// The customer wrote; the reply is due at `due_at` (after the owner's
+    /// window to answer first).
+    Replying {
+        conversation_id: ConversationId,
+        lead_id: LeadId,
+        caller: PhoneNumber,
+        turn: u32,
+        due_at: DateTime<Utc>,
+    },
+    /// The owner took over: no AI, no follow-ups; customer texts are forwarded.
+    Human {
+        conversation_id: ConversationId,
+        lead_id: LeadId,
+        caller: PhoneNumber,
+        turn: u32,
+        unanswered: bool,
+    },
+    /// A one-off compliance reply (STOP confirmation, START, HELP) to a number
+    /// with no live conversation.
+    Notice {
+        caller: PhoneNumber,
+        notice: Notice,
     },
     Done {
         outcome: Outcome,
     },
+}
+
+/// The one-off replies a keyword gets.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Notice {
+    OptOutConfirmation,
+    OptIn,
+    Help,
 }
 
 /// How a conversation workflow ended.
@@ -50,6 +88,25 @@ pub enum Outcome {
     TextBackFailed,
     /// Three follow-ups without a reply.
     NoResponse,
+    /// A one-off notice was sent.
+    Notified,
+}
+
+/// A signal the web layer sent the run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SignalKind {
+    /// A customer text was stored.
+    CustomerText {
+        message_id: MessageId,
+    },
+    /// The customer opted out (keyword or plain words); the webhook already recorded it.
+    OptOut,
+    /// The customer asked for HELP; `key` makes the answer's outbox purpose unique.
+    Help {
+        key: i64,
+    },
+    TakeOver,
+    ReturnToAi,
 }
 
 /// What the tick observed; the transition turns it into a decision.
@@ -64,7 +121,9 @@ pub enum Event {
     /// The outbox row with this purpose reached a final state.
     Delivered { purpose: String, result: DeliveryResult },
     /// A signal from outside (customer text, owner takeover), in arrival order.
-    Signal { kind: String, payload: serde_json::Value },
+    Signal(SignalKind),
+    /// The responder answered the texts pending at `turn`.
+    Responded { turn: u32, reply: Box<Reply> },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -87,8 +146,34 @@ pub enum DeliveryResult {
 pub enum TextKind {
     TextBack,
     OwnerMissedCall,
-    OwnerCallBack { reason: CallBackReason },
-    FollowUp(u8),
+    OwnerCallBack {
+        reason: CallBackReason,
+    },
+    FollowUp {
+        turn: u32,
+        n: u8,
+    },
+    OptOutConfirmation,
+    Help {
+        key: i64,
+    },
+    /// Owner alerts about a live conversation.
+    OwnerAlert {
+        alert: Alert,
+        turn: u32,
+    },
+    /// A customer text relayed to the owner during a takeover.
+    Forward {
+        message_id: MessageId,
+    },
+    Notice(Notice),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Alert {
+    Qualified,
+    Emergency,
+    HumanNeeded,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -103,6 +188,23 @@ pub enum CallBackReason {
 pub enum Command {
     OpenConversation,
     Text(TextKind),
+    /// Ask the responder for a reply to the texts pending (slow: run outside any transaction).
+    Respond {
+        turn: u32,
+    },
+    /// Queue the responder's reply, frozen in the outbox.
+    Reply {
+        turn: u32,
+        body: String,
+    },
+    /// Store extracted lead fields (known values kept unless corrected).
+    UpdateLead {
+        lead_id: LeadId,
+        reply: Box<Reply>,
+    },
+    FlagHuman {
+        conversation_id: ConversationId,
+    },
     LeadStatus {
         lead_id: LeadId,
         to: &'static str,
@@ -123,7 +225,19 @@ impl TextKind {
             TextKind::TextBack => "text_back".into(),
             TextKind::OwnerMissedCall => "owner_missed_call".into(),
             TextKind::OwnerCallBack { .. } => "owner_call_back".into(),
-            TextKind::FollowUp(n) => format!("follow_up_{n}"),
+            TextKind::FollowUp { turn, n } => format!("follow_up_{turn}_{n}"),
+            TextKind::OptOutConfirmation | TextKind::Notice(Notice::OptOutConfirmation) => {
+                activities::sms::OPT_OUT_CONFIRMATION.into()
+            }
+            TextKind::Notice(n) => format!("notice_{n:?}").to_lowercase(),
+            TextKind::Help { key } => format!("help_{key}"),
+            // Qualified and emergency alerts go out once per conversation; a
+            // responder reports `qualified` on every turn after it is true.
+            TextKind::OwnerAlert { alert: alert @ (Alert::Qualified | Alert::Emergency), .. } => {
+                format!("alert_{alert:?}").to_lowercase()
+            }
+            TextKind::OwnerAlert { alert, turn } => format!("alert_{alert:?}_{turn}").to_lowercase(),
+            TextKind::Forward { message_id } => format!("forward_{message_id}"),
         }
     }
 }
@@ -133,6 +247,7 @@ impl State {
     pub fn wake_at(&self) -> Option<DateTime<Utc>> {
         match self {
             State::Waiting { next_at, .. } => Some(*next_at),
+            State::Replying { due_at, .. } => Some(*due_at),
             _ => None,
         }
     }
@@ -146,6 +261,9 @@ impl State {
             State::Start { .. } => "start",
             State::Greeting { .. } => "greeting",
             State::Waiting { .. } => "waiting",
+            State::Replying { .. } => "replying",
+            State::Human { .. } => "human",
+            State::Notice { .. } => "notice",
             State::Done { .. } => "done",
         }
     }

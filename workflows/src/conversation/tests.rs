@@ -30,7 +30,7 @@ fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> At {
 
 fn ctx(now: At) -> Ctx {
     let tz = CHICAGO;
-    Ctx { now, tz }
+    Ctx { now, tz, reply_delay: Duration::zero() }
 }
 
 fn caller() -> PhoneNumber {
@@ -67,7 +67,7 @@ fn greeting((conversation_id, lead_id): Ids) -> State {
 fn waiting((conversation_id, lead_id): Ids, text_back_at: At, sent: u8, next_at: At) -> State {
     let caller = caller();
     let follow_ups_sent = sent;
-    State::Waiting { conversation_id, lead_id, caller, text_back_at, follow_ups_sent, next_at }
+    State::Waiting { conversation_id, lead_id, caller, text_back_at, follow_ups_sent, next_at, turn: 0 }
 }
 
 fn ended(outcome: Outcome) -> State {
@@ -139,9 +139,9 @@ fn assert_unchanged(state: &State, event: &Event, at: At) {
 fn tick(mut state: State, from: At, ticks: i64, tz: Tz) -> (State, Vec<(At, u8)>) {
     let mut sent = Vec::new();
     for now in (0..ticks).map(|i| from + Duration::minutes(30 * i)) {
-        let d = step(&state, &active(), &Ctx { now, tz });
+        let d = step(&state, &active(), &Ctx { now, tz, reply_delay: Duration::zero() });
         for kind in texts(&d) {
-            if let TextKind::FollowUp(n) = kind {
+            if let TextKind::FollowUp { n, .. } = kind {
                 sent.push((now, n));
             }
         }
@@ -314,11 +314,11 @@ fn each_follow_up_records_its_count_and_the_next_due_time() {
     let (ids @ (c, _), tb) = (new_ids(), june(15, 10, 0));
     let w = waiting(ids, tb, 0, june(15, 12, 0));
     let d = step(&w, &active(), &ctx(june(15, 12, 0)));
-    let commands = vec![text(TextKind::FollowUp(1)), conv(c, "follow_up", 1, Some(june(16, 10, 0)))];
+    let commands = vec![text(TextKind::FollowUp { turn: 0, n: 1 }), conv(c, "follow_up", 1, Some(june(16, 10, 0)))];
     expect(&d, waiting(ids, tb, 1, june(16, 10, 0)), commands);
 
     let d = step(&d.state, &active(), &ctx(june(16, 10, 0)));
-    let commands = vec![text(TextKind::FollowUp(2)), conv(c, "follow_up", 2, Some(june(18, 10, 0)))];
+    let commands = vec![text(TextKind::FollowUp { turn: 0, n: 2 }), conv(c, "follow_up", 2, Some(june(18, 10, 0)))];
     expect(&d, waiting(ids, tb, 2, june(18, 10, 0)), commands);
 }
 
@@ -327,8 +327,11 @@ fn the_third_follow_up_closes_the_conversation_and_marks_the_lead_unresponsive()
     let ids @ (c, l) = new_ids();
     let w = waiting(ids, june(15, 10, 0), 2, june(18, 10, 0));
     let d = step(&w, &active(), &ctx(june(18, 10, 0)));
-    let commands =
-        vec![text(TextKind::FollowUp(3)), conv(c, "closed_no_response", 3, None), lead(l, "unresponsive", OPEN_LEAD)];
+    let commands = vec![
+        text(TextKind::FollowUp { turn: 0, n: 3 }),
+        conv(c, "closed_no_response", 3, None),
+        lead(l, "unresponsive", OPEN_LEAD),
+    ];
     expect(&d, ended(Outcome::NoResponse), commands);
 }
 
@@ -344,7 +347,7 @@ fn a_due_follow_up_outside_8am_to_8pm_local_waits_for_the_next_8am() {
         expect(&d, waiting(ids, tb, 1, deferred_to), vec![stored]);
     }
     let d = step(&w, &active(), &ctx(june(16, 19, 59)));
-    assert_eq!(texts(&d), vec![TextKind::FollowUp(2)]);
+    assert_eq!(texts(&d), vec![TextKind::FollowUp { turn: 0, n: 2 }]);
 }
 
 #[test]
@@ -494,7 +497,7 @@ fn follow_ups_sent_late_keep_their_spacing_instead_of_bursting() {
     let w = waiting(ids, tb, 0, june(15, 12, 0));
     let late = june(19, 15, 0);
     let d = step(&w, &active(), &ctx(late));
-    assert_eq!(texts(&d), vec![TextKind::FollowUp(1)]);
+    assert_eq!(texts(&d), vec![TextKind::FollowUp { turn: 0, n: 1 }]);
     let State::Waiting { next_at, .. } = d.state else { panic!("still waiting") };
     assert!(next_at >= late + Duration::hours(22), "{next_at}");
     let again = step(&d.state, &active(), &ctx(late + Duration::seconds(2)));

@@ -11,6 +11,9 @@ pub struct Ctx {
     pub now: DateTime<Utc>,
     /// The recipient's time zone, for the 08:00–20:00 window on non-reply texts.
     pub tz: Tz,
+    /// How long the owner gets to answer a customer text before the AI does:
+    /// the business's window, or zero when the owner is away or it is after hours.
+    pub reply_delay: Duration,
 }
 
 /// The new state, what to do, and a short name for the event history.
@@ -28,14 +31,25 @@ pub const FOLLOW_UP_OFFSETS: [Duration; 3] = [Duration::hours(2), Duration::hour
 const WINDOW_OPEN: (u32, u32) = (8, 20);
 
 pub fn step(state: &State, event: &Event, ctx: &Ctx) -> Decision {
+    if let Some(d) = super::turns::step(state, event, ctx) {
+        return d;
+    }
     match (state, event) {
+        (State::Notice { notice, .. }, Event::Wake(_)) => {
+            done(Outcome::Notified, vec![Command::Text(TextKind::Notice(*notice))], "notice_sent")
+        }
         (State::Start { .. }, Event::Wake(f)) => start(state, *f),
+        (State::Start { call_id: None, caller, .. }, Event::Opened { conversation_id, lead_id }) => {
+            super::turns::first_text(*conversation_id, *lead_id, caller, ctx)
+        }
         (State::Start { caller, .. }, Event::Opened { conversation_id, lead_id }) => Decision {
             state: State::Greeting { conversation_id: *conversation_id, lead_id: *lead_id, caller: caller.clone() },
             commands: vec![Command::Text(TextKind::TextBack), Command::Text(TextKind::OwnerMissedCall)],
             note: "conversation_opened",
         },
-        (State::Start { .. }, Event::Joined { .. }) => done(Outcome::Joined, vec![], "joined_open_conversation"),
+        (State::Start { call_id: Some(_), .. }, Event::Joined { .. }) => {
+            done(Outcome::Joined, vec![], "joined_open_conversation")
+        }
         (State::Greeting { .. }, Event::Delivered { purpose, result }) if purpose == "text_back" => {
             greeted(state, *result, ctx)
         }
@@ -44,11 +58,11 @@ pub fn step(state: &State, event: &Event, ctx: &Ctx) -> Decision {
     }
 }
 
-fn keep(state: &State) -> Decision {
+pub(super) fn keep(state: &State) -> Decision {
     Decision { state: state.clone(), commands: vec![], note: "no_change" }
 }
 
-fn done(outcome: Outcome, commands: Vec<Command>, note: &'static str) -> Decision {
+pub(super) fn done(outcome: Outcome, commands: Vec<Command>, note: &'static str) -> Decision {
     Decision { state: State::Done { outcome }, commands, note }
 }
 
@@ -87,6 +101,7 @@ fn greeted(state: &State, result: DeliveryResult, ctx: &Ctx) -> Decision {
                     text_back_at: ctx.now,
                     follow_ups_sent: 0,
                     next_at,
+                    turn: 0,
                 },
                 commands: vec![
                     Command::LeadStatus { lead_id: *lead_id, to: "contacted", from: &["new"] },
@@ -129,7 +144,7 @@ fn greeted(state: &State, result: DeliveryResult, ctx: &Ctx) -> Decision {
 }
 
 fn follow_up(state: &State, f: WakeFacts, ctx: &Ctx) -> Decision {
-    let State::Waiting { conversation_id, lead_id, caller, text_back_at, follow_ups_sent, .. } = state else {
+    let State::Waiting { conversation_id, lead_id, caller, text_back_at, follow_ups_sent, turn, .. } = state else {
         return keep(state);
     };
     let close = |status: &'static str, n: u8| Command::Conversation {
@@ -162,7 +177,7 @@ fn follow_up(state: &State, f: WakeFacts, ctx: &Ctx) -> Decision {
         return Decision { state: s, commands: vec![cmd], note: "follow_up_deferred_to_daytime" };
     }
     let n = follow_ups_sent.saturating_add(1);
-    let text = Command::Text(TextKind::FollowUp(n));
+    let text = Command::Text(TextKind::FollowUp { turn: *turn, n });
     if usize::from(n) >= FOLLOW_UP_OFFSETS.len() {
         let lead =
             Command::LeadStatus { lead_id: *lead_id, to: "unresponsive", from: &["new", "contacted", "qualifying"] };
@@ -181,6 +196,7 @@ fn follow_up(state: &State, f: WakeFacts, ctx: &Ctx) -> Decision {
             text_back_at: *text_back_at,
             follow_ups_sent: n,
             next_at,
+            turn: *turn,
         },
         commands: vec![
             text,

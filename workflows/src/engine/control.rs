@@ -81,7 +81,7 @@ impl Workflows {
         let token = Uuid::new_v4();
         let r = sqlx::query(
             "UPDATE workflow_runs SET status = $2, wake_token = $3, wake_at = now()
-             WHERE id = $1 AND status IN ('active', 'waiting', 'failed')",
+             WHERE id = $1 AND status IN ('active', 'waiting', 'human', 'failed')",
         )
         .bind(run_id)
         .bind(status)

@@ -41,6 +41,8 @@ pub struct EngineConfig {
     pub heartbeat: Duration,
     /// Validity of the text-back at Twilio: a stale "sorry we missed you" is dropped.
     pub text_back_validity_secs: i32,
+    /// The OpenAI-compatible responder; None runs the rules engine alone.
+    pub llm: Option<Arc<activities::responder::openai::OpenAiResponder>>,
 }
 
 pub(crate) struct Inner {
@@ -70,6 +72,8 @@ pub enum EngineError {
     BusinessMissing(RunId),
     #[error(transparent)]
     Delivery(#[from] activities::sms::DeliverError),
+    #[error("asked for a reply while no customer text is pending")]
+    NotReplying,
 }
 
 impl Workflows {
@@ -102,6 +106,57 @@ impl Workflows {
         };
         runs::record_event(&mut *conn, business_id, run_id, "started", serde_json::json!({"by": "missed_call"}))
             .await?;
+        self.enqueue_tick(conn, run_id, token, Duration::ZERO).await?;
+        Ok(Some(run_id))
+    }
+
+    /// Starts a conversation for a first text from a number with no open one.
+    pub async fn start_text_conversation(
+        &self,
+        conn: &mut PgConnection,
+        business_id: BusinessId,
+        caller: &PhoneNumber,
+        message_sid: &str,
+    ) -> Result<Option<RunId>, EngineError> {
+        let state = State::Start { call_id: None, caller: caller.clone(), called_at: chrono::Utc::now() };
+        self.start(conn, business_id, &format!("sms:{message_sid}"), &state, "inbound_text").await
+    }
+
+    /// Sends one compliance notice (STOP confirmation, START, HELP) to a
+    /// number with no live conversation, through the same outbox.
+    pub async fn start_notice(
+        &self,
+        conn: &mut PgConnection,
+        business_id: BusinessId,
+        caller: &PhoneNumber,
+        notice: crate::conversation::state::Notice,
+        message_sid: &str,
+    ) -> Result<Option<RunId>, EngineError> {
+        let state = State::Notice { caller: caller.clone(), notice };
+        self.start(conn, business_id, &format!("notice:{message_sid}"), &state, "keyword").await
+    }
+
+    /// The live run that owns a conversation.
+    pub async fn run_of_conversation(
+        &self,
+        conn: &mut PgConnection,
+        conversation_id: activities::domain::ConversationId,
+    ) -> Result<Option<RunId>, EngineError> {
+        Ok(runs::live_run_of(conn, conversation_id, RunId(Uuid::nil())).await?)
+    }
+
+    async fn start(
+        &self,
+        conn: &mut PgConnection,
+        business_id: BusinessId,
+        key: &str,
+        state: &State,
+        by: &str,
+    ) -> Result<Option<RunId>, EngineError> {
+        let Some((run_id, token)) = runs::insert_run(&mut *conn, business_id, CONVERSATION, key, state).await? else {
+            return Ok(None);
+        };
+        runs::record_event(&mut *conn, business_id, run_id, "started", serde_json::json!({ "by": by })).await?;
         self.enqueue_tick(conn, run_id, token, Duration::ZERO).await?;
         Ok(Some(run_id))
     }

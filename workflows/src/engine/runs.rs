@@ -134,3 +134,19 @@ pub async fn record_event(
         .await?;
     Ok(())
 }
+
+/// The live run (other than `except`) that owns a conversation, if any.
+pub async fn live_run_of(
+    db: impl PgExecutor<'_>,
+    conversation_id: ConversationId,
+    except: RunId,
+) -> sqlx::Result<Option<RunId>> {
+    sqlx::query_scalar(
+        "SELECT id FROM workflow_runs WHERE conversation_id = $1 AND id <> $2
+           AND status IN ('active', 'waiting', 'human') ORDER BY created_at DESC LIMIT 1",
+    )
+    .bind(conversation_id)
+    .bind(except)
+    .fetch_optional(db)
+    .await
+}

@@ -1,0 +1,232 @@
+//! The live conversation: customer texts, the owner's window, AI replies,
+//! takeover and hand-back, opt-out and HELP. Pure, like the rest of the rules.
+
+use chrono::{DateTime, Duration, Utc};
+
+use activities::domain::{ConversationId, LeadId, PhoneNumber};
+use activities::responder::Reply;
+
+use super::state::{Alert, Command, Event, Outcome, SignalKind, State, TextKind};
+use super::transition::{done, keep, within_window, Ctx, Decision, FOLLOW_UP_OFFSETS};
+
+/// Leads that can still move forward (never back from booked or completed).
+const OPEN_LEAD: &[&str] = &["new", "contacted", "qualifying"];
+
+/// The rules for signals and replies; None lets the follow-up rules decide.
+pub(super) fn step(state: &State, event: &Event, ctx: &Ctx) -> Option<Decision> {
+    let ids = live(state)?;
+    Some(match event {
+        Event::Signal(SignalKind::OptOut) => opted_out(&ids),
+        Event::Signal(SignalKind::Help { key }) => help(state, *key),
+        Event::Signal(SignalKind::CustomerText { message_id }) => match state {
+            State::Human { .. } => forwarded(state, *message_id),
+            _ => customer_wrote(&ids, state, ctx),
+        },
+        Event::Signal(SignalKind::TakeOver) => taken_over(&ids, state),
+        Event::Signal(SignalKind::ReturnToAi) => returned(&ids, state, ctx),
+        Event::Wake(facts) => match state {
+            State::Replying { due_at, turn, .. } if ctx.now >= *due_at => {
+                if facts.opted_out {
+                    opted_out(&ids)
+                } else if !facts.business_active {
+                    done(Outcome::BusinessInactive, vec![close(&ids, "closed_manual")], "business_inactive")
+                } else {
+                    Decision {
+                        state: state.clone(),
+                        commands: vec![Command::Respond { turn: *turn }],
+                        note: "responding",
+                    }
+                }
+            }
+            _ => return None,
+        },
+        Event::Responded { turn, reply } => match state {
+            State::Replying { turn: t, .. } if t == turn => replied(&ids, *turn, reply, ctx),
+            _ => keep(state),
+        },
+        _ => return None,
+    })
+}
+
+/// What identifies a live conversation in any of its states.
+pub(super) struct Ids {
+    conversation_id: ConversationId,
+    lead_id: LeadId,
+    caller: PhoneNumber,
+    turn: u32,
+}
+
+fn live(state: &State) -> Option<Ids> {
+    match state {
+        State::Greeting { conversation_id, lead_id, caller } => {
+            Some(Ids { conversation_id: *conversation_id, lead_id: *lead_id, caller: caller.clone(), turn: 0 })
+        }
+        State::Waiting { conversation_id, lead_id, caller, turn, .. }
+        | State::Replying { conversation_id, lead_id, caller, turn, .. }
+        | State::Human { conversation_id, lead_id, caller, turn, .. } => {
+            Some(Ids { conversation_id: *conversation_id, lead_id: *lead_id, caller: caller.clone(), turn: *turn })
+        }
+        State::Start { .. } | State::Notice { .. } | State::Done { .. } => None,
+    }
+}
+
+/// The first text from a new number opened a conversation: reply to it.
+pub(super) fn first_text(
+    conversation_id: ConversationId,
+    lead_id: LeadId,
+    caller: &PhoneNumber,
+    ctx: &Ctx,
+) -> Decision {
+    let ids = Ids { conversation_id, lead_id, caller: caller.clone(), turn: 0 };
+    let mut d = replying(&ids, ctx, None);
+    d.note = "conversation_opened_by_text";
+    d
+}
+
+fn replying(ids: &Ids, ctx: &Ctx, keep_due: Option<DateTime<Utc>>) -> Decision {
+    // A burst keeps the first text's deadline: one reply answers them all.
+    let due_at = keep_due.unwrap_or(ctx.now + ctx.reply_delay);
+    Decision {
+        state: State::Replying {
+            conversation_id: ids.conversation_id,
+            lead_id: ids.lead_id,
+            caller: ids.caller.clone(),
+            turn: ids.turn,
+            due_at,
+        },
+        commands: vec![
+            Command::Conversation {
+                conversation_id: ids.conversation_id,
+                status: "active",
+                follow_ups: 0,
+                next_at: None,
+            },
+            Command::LeadStatus { lead_id: ids.lead_id, to: "qualifying", from: &["new", "contacted"] },
+        ],
+        note: "customer_replied",
+    }
+}
+
+fn customer_wrote(ids: &Ids, state: &State, ctx: &Ctx) -> Decision {
+    let keep_due = match state {
+        State::Replying { due_at, .. } => Some(*due_at),
+        _ => None,
+    };
+    replying(ids, ctx, keep_due)
+}
+
+fn replied(ids: &Ids, turn: u32, reply: &Reply, ctx: &Ctx) -> Decision {
+    let next = turn + 1;
+    let next_at = within_window(ctx.now + FOLLOW_UP_OFFSETS[0], ctx.tz);
+    let mut commands = vec![
+        Command::Reply { turn, body: reply.text.clone() },
+        Command::UpdateLead { lead_id: ids.lead_id, reply: Box::new(reply.clone()) },
+        Command::Conversation {
+            conversation_id: ids.conversation_id,
+            status: "active",
+            follow_ups: 0,
+            next_at: Some(next_at),
+        },
+    ];
+    if reply.qualified {
+        commands.push(Command::LeadStatus { lead_id: ids.lead_id, to: "qualified", from: OPEN_LEAD });
+        commands.push(Command::Text(TextKind::OwnerAlert { alert: Alert::Qualified, turn }));
+    }
+    if reply.emergency {
+        commands.push(Command::Text(TextKind::OwnerAlert { alert: Alert::Emergency, turn }));
+    }
+    if reply.human_needed {
+        commands.push(Command::FlagHuman { conversation_id: ids.conversation_id });
+        commands.push(Command::Text(TextKind::OwnerAlert { alert: Alert::HumanNeeded, turn }));
+    }
+    let state = State::Waiting {
+        conversation_id: ids.conversation_id,
+        lead_id: ids.lead_id,
+        caller: ids.caller.clone(),
+        text_back_at: ctx.now,
+        follow_ups_sent: 0,
+        next_at,
+        turn: next,
+    };
+    Decision { state, commands, note: "replied" }
+}
+
+fn close(ids: &Ids, status: &'static str) -> Command {
+    Command::Conversation { conversation_id: ids.conversation_id, status, follow_ups: 0, next_at: None }
+}
+
+fn opted_out(ids: &Ids) -> Decision {
+    done(
+        Outcome::OptedOut,
+        vec![
+            close(ids, "closed_opted_out"),
+            Command::LeadStatus { lead_id: ids.lead_id, to: "opted_out", from: OPEN_LEAD_OR_QUALIFIED },
+            Command::Text(TextKind::OptOutConfirmation),
+        ],
+        "customer_opted_out",
+    )
+}
+
+const OPEN_LEAD_OR_QUALIFIED: &[&str] = &["new", "contacted", "qualifying", "qualified", "unresponsive"];
+
+fn help(state: &State, key: i64) -> Decision {
+    Decision { state: state.clone(), commands: vec![Command::Text(TextKind::Help { key })], note: "help_requested" }
+}
+
+fn forwarded(state: &State, message_id: activities::domain::MessageId) -> Decision {
+    let mut s = state.clone();
+    if let State::Human { unanswered, .. } = &mut s {
+        *unanswered = true;
+    }
+    Decision { state: s, commands: vec![Command::Text(TextKind::Forward { message_id })], note: "forwarded_to_owner" }
+}
+
+fn taken_over(ids: &Ids, state: &State) -> Decision {
+    if matches!(state, State::Human { .. }) {
+        return keep(state);
+    }
+    let unanswered = matches!(state, State::Replying { .. });
+    Decision {
+        state: State::Human {
+            conversation_id: ids.conversation_id,
+            lead_id: ids.lead_id,
+            caller: ids.caller.clone(),
+            turn: ids.turn,
+            unanswered,
+        },
+        commands: vec![close(ids, "human_active")],
+        note: "owner_took_over",
+    }
+}
+
+fn returned(ids: &Ids, state: &State, ctx: &Ctx) -> Decision {
+    let State::Human { unanswered, .. } = state else {
+        return keep(state);
+    };
+    if *unanswered {
+        // Answer what the customer wrote while the owner had the conversation.
+        let no_wait = Ctx { reply_delay: Duration::zero(), ..*ctx };
+        let mut d = replying(ids, &no_wait, None);
+        d.note = "returned_to_ai";
+        return d;
+    }
+    let next_at = within_window(ctx.now + FOLLOW_UP_OFFSETS[0], ctx.tz);
+    Decision {
+        state: State::Waiting {
+            conversation_id: ids.conversation_id,
+            lead_id: ids.lead_id,
+            caller: ids.caller.clone(),
+            text_back_at: ctx.now,
+            follow_ups_sent: 0,
+            next_at,
+            turn: ids.turn,
+        },
+        commands: vec![Command::Conversation {
+            conversation_id: ids.conversation_id,
+            status: "active",
+            follow_ups: 0,
+            next_at: Some(next_at),
+        }],
+        note: "returned_to_ai",
+    }
+}
