@@ -88,4 +88,10 @@ pub struct UpdateBusiness {
     /// on or off.
     #[arg(long)]
     pub screening: Option<String>,
+    /// available, busy, offline or vacation (away: the AI answers at once).
+    #[arg(long)]
+    pub owner_status: Option<String>,
+    /// How long the owner gets to answer a text first, e.g. 60s, 2m, 0s.
+    #[arg(long)]
+    pub owner_window: Option<String>,
 }

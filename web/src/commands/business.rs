@@ -97,7 +97,33 @@ async fn update(pool: &PgPool, u: UpdateBusiness) -> anyhow::Result<Business> {
             .execute(pool)
             .await?;
     }
+    if let Some(st) = &u.owner_status {
+        if !matches!(st.as_str(), "available" | "busy" | "offline" | "vacation") {
+            bail!("--owner-status must be available, busy, offline or vacation");
+        }
+        sqlx::query("UPDATE businesses SET owner_status = $2 WHERE id = $1").bind(b.id).bind(st).execute(pool).await?;
+    }
+    if let Some(w) = &u.owner_window {
+        let secs = parse_window(w)?;
+        sqlx::query("UPDATE businesses SET owner_window_seconds = $2 WHERE id = $1")
+            .bind(b.id)
+            .bind(secs)
+            .execute(pool)
+            .await?;
+    }
     find(pool, &b.id.to_string()).await
+}
+
+/// `90`, `90s`, `2m` → seconds, at most an hour.
+pub fn parse_window(raw: &str) -> anyhow::Result<i32> {
+    let t = raw.trim().to_ascii_lowercase();
+    let (num, mult) = match t.strip_suffix('m') {
+        Some(n) => (n, 60),
+        None => (t.strip_suffix('s').unwrap_or(&t), 1),
+    };
+    let n: i32 = num.trim().parse().with_context(|| format!("--owner-window {raw:?}: expected e.g. 60s or 2m"))?;
+    let secs = n.checked_mul(mult).filter(|s| (0..=3600).contains(s));
+    secs.with_context(|| format!("--owner-window {raw:?} must be between 0s and 60m"))
 }
 
 #[cfg(test)]
@@ -118,6 +144,16 @@ mod tests {
             greeting: None,
             no_screening: false,
         }
+    }
+
+    #[test]
+    fn owner_windows_read_seconds_and_minutes() {
+        assert_eq!(parse_window("0s").unwrap(), 0);
+        assert_eq!(parse_window("90").unwrap(), 90);
+        assert_eq!(parse_window("2m").unwrap(), 120);
+        assert!(parse_window("-5s").is_err());
+        assert!(parse_window("2h").is_err());
+        assert!(parse_window("61m").is_err());
     }
 
     #[test]

@@ -1,0 +1,57 @@
+//! `callrecover business …` against a real database.
+
+use e2e::helpers::*;
+use sqlx::PgPool;
+use web::cli::{AddBusiness, BusinessCommand, UpdateBusiness};
+use web::commands::business;
+
+#[sqlx::test(migrations = false)]
+async fn business_add_then_update_owner_status_and_window(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let add = AddBusiness {
+        name: "Cool Air".into(),
+        twilio_number: "+15125550111".into(),
+        business_phone: "+15125550112".into(),
+        owner_name: "Ana".into(),
+        owner_phone: "+15125550113".into(),
+        owner_email: "ana@example.com".into(),
+        timezone: "America/Denver".into(),
+        avg_job_value: "410".into(),
+        services: vec![],
+        greeting: None,
+        no_screening: true,
+    };
+    business::run(&app.pool, BusinessCommand::Add(add)).await.unwrap();
+    let dup = AddBusiness {
+        name: "Copy".into(),
+        twilio_number: "+15125550111".into(),
+        business_phone: "+15125550112".into(),
+        owner_name: "Ana".into(),
+        owner_phone: "+15125550113".into(),
+        owner_email: "ana@example.com".into(),
+        timezone: "America/Denver".into(),
+        avg_job_value: "410".into(),
+        services: vec![],
+        greeting: None,
+        no_screening: false,
+    };
+    let e = business::run(&app.pool, BusinessCommand::Add(dup)).await.unwrap_err();
+    assert!(e.to_string().contains("already uses Twilio number"), "{e}");
+    let update = UpdateBusiness {
+        business: "+15125550111".into(),
+        status: Some("paused".into()),
+        greeting: None,
+        screening: None,
+        owner_status: Some("offline".into()),
+        owner_window: Some("0s".into()),
+    };
+    business::run(&app.pool, BusinessCommand::Update(update)).await.unwrap();
+    let (status, owner, window, screening): (String, String, i32, bool) = sqlx::query_as(
+        "SELECT subscription_status, owner_status, owner_window_seconds, call_screening FROM businesses WHERE name = 'Cool Air'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!((status.as_str(), owner.as_str(), window, screening), ("paused", "offline", 0, false));
+    app.stop().await;
+}
