@@ -74,3 +74,26 @@ async fn a_cancelled_run_never_wakes_again(pool: PgPool) {
     assert_eq!(app.count("SELECT count(*) FROM workflow_runs WHERE status = 'cancelled'").await, 1);
     app.stop().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_sleeping_run_is_woken_by_the_timer_sweep_when_its_follow_up_comes_due(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.set_daytime_zone().await;
+    let caller = new_caller();
+    let (run_id, _) = waiting_run(&app, &caller).await;
+    assert_eq!(
+        app.count("SELECT count(*) FROM underway.task WHERE state = 'pending'").await,
+        0,
+        "sleeping runs hold no queue task"
+    );
+    app.make_follow_up_due(run_id).await;
+    sqlx::query("UPDATE workflow_runs SET wake_at = now() - interval '1 second' WHERE id = $1")
+        .bind(run_id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let sent = app.wait_for_sms(&caller, 2, WAIT).await;
+    assert_eq!(sent.len(), 2);
+    assert!(sent[1].body.starts_with("Just checking in"), "{}", sent[1].body);
+    app.stop().await;
+}

@@ -217,10 +217,17 @@ async fn schedule(
         return Ok(());
     };
     let token = Uuid::new_v4();
+    if wake_at <= now {
+        let save = Save { state, status: "active", wake_token: Some(token), wake_at: Some(wake_at), conversation_id };
+        runs::save_run(conn, run.id, &save).await?;
+        return wf.enqueue_tick(conn, run.id, token, Duration::ZERO).await;
+    }
+    // A future wake-up is a row in our indexed table, not a delayed underway
+    // task: underway's dequeue scans every pending task, so thousands of
+    // sleeping follow-ups would slow every live tick. The timer sweeper
+    // enqueues the tick when it comes due.
     let save = Save { state, status: "waiting", wake_token: Some(token), wake_at: Some(wake_at), conversation_id };
-    runs::save_run(conn, run.id, &save).await?;
-    let delay = (wake_at - now).to_std().unwrap_or(Duration::ZERO);
-    wf.enqueue_tick(conn, run.id, token, delay).await
+    Ok(runs::save_run(conn, run.id, &save).await?)
 }
 
 async fn deliver_all(wf: &Workflows, due: &[messages::Message]) -> Result<Round, EngineError> {

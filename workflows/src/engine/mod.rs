@@ -7,6 +7,7 @@
 pub mod control;
 pub mod runs;
 pub mod tick;
+pub mod timers;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -195,8 +196,10 @@ impl Workflows {
         let pruning = tokio::spawn(async move {
             let _ = underway::queue::run_deletion_every(&pool, jiff::Span::new().hours(1)).await;
         });
+        let sweeper = tokio::spawn(timers::sweep_every(self.clone(), self.0.cfg.poll, shutdown.clone()));
         let result = worker.run_every(poll).await;
         pruning.abort();
+        sweeper.abort();
         Ok(result?)
     }
 }

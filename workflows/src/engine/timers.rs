@@ -1,0 +1,58 @@
+//! Durable timers in our own table. A run that sleeps keeps `status =
+//! 'waiting'` and `wake_at`; every worker sweeps due runs each poll period and
+//! enqueues an immediate tick with the run's current token. `SKIP LOCKED`
+//! and the move to `active` make each wake-up enqueue once, however many
+//! workers sweep.
+
+use std::time::Duration;
+
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use activities::domain::RunId;
+
+use super::{EngineError, Workflows};
+
+/// How many due runs one sweep wakes; the rest wait for the next sweep.
+const BATCH: i64 = 500;
+
+pub(crate) async fn sweep_every(wf: Workflows, period: Duration, stop: CancellationToken) {
+    let mut every = tokio::time::interval(period);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = every.tick() => {}
+        }
+        loop {
+            match sweep(&wf).await {
+                Ok(n) if n as i64 == BATCH => continue,
+                Ok(_) => break,
+                Err(e) => {
+                    tracing::error!(error = %e, "timer sweep failed");
+                    break;
+                }
+            }
+        }
+    }
+}
+
+/// Wakes every run whose timer is due; returns how many.
+pub async fn sweep(wf: &Workflows) -> Result<usize, EngineError> {
+    let mut tx = wf.0.pool.begin().await?;
+    let due: Vec<(RunId, Uuid)> = sqlx::query_as(
+        "UPDATE workflow_runs SET status = 'active'
+         WHERE id IN (SELECT id FROM workflow_runs
+                      WHERE status = 'waiting' AND wake_at <= now() AND wake_token IS NOT NULL
+                      ORDER BY wake_at LIMIT $1 FOR UPDATE SKIP LOCKED)
+         RETURNING id, wake_token",
+    )
+    .bind(BATCH)
+    .fetch_all(&mut *tx)
+    .await?;
+    for (run_id, token) in &due {
+        wf.enqueue_tick(&mut tx, *run_id, *token, Duration::ZERO).await?;
+    }
+    tx.commit().await?;
+    Ok(due.len())
+}
