@@ -65,6 +65,12 @@ pub(crate) async fn apply(
             conversations::flag_human(&mut *conn, business.id, *conversation_id).await?;
             Ok(None)
         }
+        Command::RecordOptOut => {
+            if let (Some(caller), _) = caller_and_conversation(prev) {
+                activities::store::opt_outs::add_opt_out(&mut *conn, business.id, caller, "said_opt_out").await?;
+            }
+            Ok(None)
+        }
         // The driver runs the responder between transactions; nothing to store.
         Command::Respond { .. } => Ok(None),
     }

@@ -44,6 +44,10 @@ pub enum State {
         caller: PhoneNumber,
         turn: u32,
         due_at: DateTime<Utc>,
+        /// When the oldest unanswered text arrived: a reply more than five
+        /// minutes later is no longer a direct reply and keeps daytime hours.
+        #[serde(default)]
+        since: Option<DateTime<Utc>>,
     },
     /// The owner took over: no AI, no follow-ups; customer texts are forwarded.
     Human {
@@ -51,7 +55,8 @@ pub enum State {
         lead_id: LeadId,
         caller: PhoneNumber,
         turn: u32,
-        unanswered: bool,
+        /// When the oldest text the owner has not answered arrived.
+        unanswered: Option<DateTime<Utc>>,
     },
     /// A one-off compliance reply (STOP confirmation, START, HELP) to a number
     /// with no live conversation.
@@ -197,6 +202,8 @@ pub enum Command {
         turn: u32,
         body: String,
     },
+    /// The responder read an opt-out the keyword pass did not: record it.
+    RecordOptOut,
     /// Store extracted lead fields (known values kept unless corrected).
     UpdateLead {
         lead_id: LeadId,

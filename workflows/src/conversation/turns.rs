@@ -19,17 +19,23 @@ pub(super) fn step(state: &State, event: &Event, ctx: &Ctx) -> Option<Decision> 
         Event::Signal(SignalKind::OptOut) => opted_out(&ids),
         Event::Signal(SignalKind::Help { key }) => help(state, *key),
         Event::Signal(SignalKind::CustomerText { message_id }) => match state {
-            State::Human { .. } => forwarded(state, *message_id),
+            State::Human { .. } => forwarded(state, *message_id, ctx),
             _ => customer_wrote(&ids, state, ctx),
         },
         Event::Signal(SignalKind::TakeOver) => taken_over(&ids, state),
         Event::Signal(SignalKind::ReturnToAi) => returned(&ids, state, ctx),
         Event::Wake(facts) => match state {
-            State::Replying { due_at, turn, .. } if ctx.now >= *due_at => {
+            State::Replying { due_at, turn, since, .. } if ctx.now >= *due_at => {
                 if facts.opted_out {
                     opted_out(&ids)
                 } else if !facts.business_active {
                     done(Outcome::BusinessInactive, vec![close(&ids, "closed_manual")], "business_inactive")
+                } else if let Some(daytime) = deferred(*since, ctx) {
+                    let mut s = state.clone();
+                    if let State::Replying { due_at, .. } = &mut s {
+                        *due_at = daytime;
+                    }
+                    Decision { state: s, commands: vec![], note: "reply_deferred_to_daytime" }
                 } else {
                     Decision {
                         state: state.clone(),
@@ -47,6 +53,20 @@ pub(super) fn step(state: &State, event: &Event, ctx: &Ctx) -> Option<Decision> 
         _ => return None,
     })
 }
+
+/// A reply within five minutes of the customer's text is a direct reply and
+/// may go out at any hour; a later one waits for 08:00–20:00 local time.
+fn deferred(since: Option<DateTime<Utc>>, ctx: &Ctx) -> Option<DateTime<Utc>> {
+    let since = since?;
+    if ctx.now - since <= DIRECT_REPLY {
+        return None;
+    }
+    let open = within_window(ctx.now, ctx.tz);
+    (open > ctx.now).then_some(open)
+}
+
+/// How long after a customer's text our answer still counts as a direct reply.
+const DIRECT_REPLY: Duration = Duration::minutes(5);
 
 /// What identifies a live conversation in any of its states.
 pub(super) struct Ids {
@@ -83,9 +103,9 @@ pub(super) fn first_text(
     d
 }
 
-fn replying(ids: &Ids, ctx: &Ctx, keep_due: Option<DateTime<Utc>>) -> Decision {
+fn replying(ids: &Ids, ctx: &Ctx, keep: Option<(DateTime<Utc>, Option<DateTime<Utc>>)>) -> Decision {
     // A burst keeps the first text's deadline: one reply answers them all.
-    let due_at = keep_due.unwrap_or(ctx.now + ctx.reply_delay);
+    let (due_at, since) = keep.unwrap_or((ctx.now + ctx.reply_delay, Some(ctx.now)));
     Decision {
         state: State::Replying {
             conversation_id: ids.conversation_id,
@@ -93,6 +113,7 @@ fn replying(ids: &Ids, ctx: &Ctx, keep_due: Option<DateTime<Utc>>) -> Decision {
             caller: ids.caller.clone(),
             turn: ids.turn,
             due_at,
+            since,
         },
         commands: vec![
             Command::Conversation {
@@ -108,14 +129,21 @@ fn replying(ids: &Ids, ctx: &Ctx, keep_due: Option<DateTime<Utc>>) -> Decision {
 }
 
 fn customer_wrote(ids: &Ids, state: &State, ctx: &Ctx) -> Decision {
-    let keep_due = match state {
-        State::Replying { due_at, .. } => Some(*due_at),
+    let keep = match state {
+        State::Replying { due_at, since, .. } => Some((*due_at, *since)),
         _ => None,
     };
-    replying(ids, ctx, keep_due)
+    replying(ids, ctx, keep)
 }
 
 fn replied(ids: &Ids, turn: u32, reply: &Reply, ctx: &Ctx) -> Decision {
+    if reply.opt_out {
+        // The model may catch a revocation the keyword pass missed; it never un-flags one.
+        let mut d = opted_out(ids);
+        d.commands.insert(0, Command::RecordOptOut);
+        d.note = "customer_opted_out_in_words";
+        return d;
+    }
     let next = turn + 1;
     let next_at = within_window(ctx.now + FOLLOW_UP_OFFSETS[0], ctx.tz);
     let mut commands = vec![
@@ -173,10 +201,10 @@ fn help(state: &State, key: i64) -> Decision {
     Decision { state: state.clone(), commands: vec![Command::Text(TextKind::Help { key })], note: "help_requested" }
 }
 
-fn forwarded(state: &State, message_id: activities::domain::MessageId) -> Decision {
+fn forwarded(state: &State, message_id: activities::domain::MessageId, ctx: &Ctx) -> Decision {
     let mut s = state.clone();
     if let State::Human { unanswered, .. } = &mut s {
-        *unanswered = true;
+        unanswered.get_or_insert(ctx.now);
     }
     Decision { state: s, commands: vec![Command::Text(TextKind::Forward { message_id })], note: "forwarded_to_owner" }
 }
@@ -185,7 +213,10 @@ fn taken_over(ids: &Ids, state: &State) -> Decision {
     if matches!(state, State::Human { .. }) {
         return keep(state);
     }
-    let unanswered = matches!(state, State::Replying { .. });
+    let unanswered = match state {
+        State::Replying { since, due_at, .. } => Some(since.unwrap_or(*due_at)),
+        _ => None,
+    };
     Decision {
         state: State::Human {
             conversation_id: ids.conversation_id,
@@ -203,10 +234,10 @@ fn returned(ids: &Ids, state: &State, ctx: &Ctx) -> Decision {
     let State::Human { unanswered, .. } = state else {
         return keep(state);
     };
-    if *unanswered {
-        // Answer what the customer wrote while the owner had the conversation.
-        let no_wait = Ctx { reply_delay: Duration::zero(), ..*ctx };
-        let mut d = replying(ids, &no_wait, None);
+    if let Some(since) = unanswered {
+        // Answer what the customer wrote while the owner had the conversation
+        // (at once, or at 08:00 if it is no longer a direct reply at night).
+        let mut d = replying(ids, ctx, Some((ctx.now, Some(*since))));
         d.note = "returned_to_ai";
         return d;
     }

@@ -157,3 +157,38 @@ fn a_first_text_from_a_new_number_is_answered_not_greeted() {
     assert!(matches!(d.state, State::Replying { turn: 0, .. }));
     assert!(texts(&d).is_empty(), "no missed-call text-back for a text");
 }
+
+#[test]
+fn a_reply_more_than_five_minutes_late_at_night_waits_for_8am() {
+    // 02:00 UTC is 21:00 in Chicago: the text came at 20:50 local, the owner
+    // held it with a takeover, and handed back at 21:00 — no longer a direct reply.
+    let night = Utc.with_ymd_and_hms(2026, 6, 16, 2, 0, 0).unwrap();
+    let human = step(&waiting(1), &Event::Signal(SignalKind::TakeOver), &ctx(night - Duration::minutes(20), 0)).state;
+    let held = step(&human, &text(), &ctx(night - Duration::minutes(10), 0)).state;
+    let back = step(&held, &Event::Signal(SignalKind::ReturnToAi), &ctx(night, 0));
+    let d = step(&back.state, &wake(), &ctx(night, 0));
+    assert!(d.commands.is_empty(), "{:?}", d.commands);
+    let eight = Utc.with_ymd_and_hms(2026, 6, 16, 13, 0, 0).unwrap();
+    assert_eq!(d.state.wake_at(), Some(eight), "08:00 CDT");
+    let morning = step(&d.state, &wake(), &ctx(eight, 0));
+    assert!(matches!(morning.commands.as_slice(), [Command::Respond { .. }]));
+}
+
+#[test]
+fn a_direct_reply_goes_out_at_any_hour() {
+    let night = Utc.with_ymd_and_hms(2026, 6, 16, 7, 0, 0).unwrap(); // 02:00 in Chicago
+    let replying = step(&waiting(0), &text(), &ctx(night, 0)).state;
+    let d = step(&replying, &wake(), &ctx(night + Duration::seconds(1), 0));
+    assert!(matches!(d.commands.as_slice(), [Command::Respond { .. }]));
+}
+
+#[test]
+fn an_opt_out_the_responder_reads_in_plain_words_is_recorded_and_confirmed() {
+    let replying = step(&waiting(0), &text(), &ctx(at(15, 10), 0)).state;
+    let reply = Reply { text: "Sure thing!".into(), opt_out: true, ..Reply::default() };
+    let d = step(&replying, &responded(0, reply), &ctx(at(15, 10), 0));
+    assert_eq!(d.state, State::Done { outcome: Outcome::OptedOut });
+    assert_eq!(d.commands[0], Command::RecordOptOut);
+    assert_eq!(texts(&d), vec![TextKind::OptOutConfirmation]);
+    assert!(!d.commands.iter().any(|c| matches!(c, Command::Reply { .. })), "the model's text is not sent");
+}
