@@ -127,6 +127,9 @@ pub fn engine_config(settings: &Settings) -> anyhow::Result<EngineConfig> {
         concurrency: settings.worker_concurrency,
         heartbeat: settings.worker_heartbeat,
         text_back_validity_secs: settings.text_back_validity_secs,
+        follow_ups: settings
+            .follow_up_delays
+            .map(|d| d.map(|x| chrono::Duration::from_std(x).unwrap_or_else(|_| chrono::Duration::days(3)))),
         llm,
     })
 }

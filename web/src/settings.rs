@@ -45,6 +45,8 @@ pub struct Settings {
     pub text_back_validity_secs: i32,
     /// The OpenAI-compatible model; None runs the built-in rules engine alone.
     pub openai: Option<OpenAiSettings>,
+    /// Follow-up delays after our last message; None = off.
+    pub follow_up_delays: Option<[Duration; 3]>,
     pub log_format: LogFormat,
 }
 
@@ -119,6 +121,7 @@ impl Settings {
             sms_send_lease: millis(&get, "SMS_SEND_LEASE_MS", 30_000)?,
             text_back_validity_secs: parse(&get, "TEXT_BACK_VALIDITY_SECS", "900")?,
             openai: openai(&get)?,
+            follow_up_delays: follow_ups(get("FOLLOW_UP_DELAYS"))?,
             log_format,
         })
     }
@@ -163,6 +166,33 @@ fn base_url(raw: Option<String>, bind: SocketAddr) -> Result<String, ConfigError
             "BASE_URL",
             format!("{url:?} is not an http(s) URL without query (e.g. https://calls.example.com)"),
         )),
+    }
+}
+
+/// `2h,24h,72h` (the default), `off`, or any three increasing delays (`1s,2s,3s` in tests).
+fn follow_ups(raw: Option<String>) -> Result<Option<[Duration; 3]>, ConfigError> {
+    let raw = raw.unwrap_or_else(|| "2h,24h,72h".into());
+    if raw.eq_ignore_ascii_case("off") {
+        return Ok(None);
+    }
+    let bad = || err("FOLLOW_UP_DELAYS", format!("{raw:?} is not three increasing delays like 2h,24h,72h (or off)"));
+    let parts: Vec<Duration> = raw.split(',').map(|p| span(p.trim())).collect::<Option<_>>().ok_or_else(bad)?;
+    match parts.as_slice() {
+        [a, b, c] if a < b && b < c => Ok(Some([*a, *b, *c])),
+        _ => Err(bad()),
+    }
+}
+
+/// `500ms`, `30s`, `15m`, `2h`.
+fn span(p: &str) -> Option<Duration> {
+    let (num, unit) = p.split_at(p.find(|c: char| !c.is_ascii_digit())?);
+    let n: u64 = num.parse().ok()?;
+    match unit {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" => Some(Duration::from_secs(n * 60)),
+        "h" => Some(Duration::from_secs(n * 3600)),
+        _ => None,
     }
 }
 
@@ -227,6 +257,8 @@ mod tests {
             (&[("DATABASE_URL", "postgres://x"), ("TWILIO_API_BASE", "api.twilio.com")], "TWILIO_API_BASE"),
             (&[("DATABASE_URL", "postgres://x"), ("WORKER_POLL_MS", "-1")], "WORKER_POLL_MS"),
             (&[("DATABASE_URL", "postgres://x"), ("LOG_FORMAT", "xml")], "LOG_FORMAT"),
+            (&[("DATABASE_URL", "postgres://x"), ("FOLLOW_UP_DELAYS", "2h,1h,72h")], "FOLLOW_UP_DELAYS"),
+            (&[("DATABASE_URL", "postgres://x"), ("FOLLOW_UP_DELAYS", "soon")], "FOLLOW_UP_DELAYS"),
             (
                 &[("DATABASE_URL", "postgres://x"), ("OPENAI_API_KEY", "k"), ("OPENAI_BASE_URL", "localhost")],
                 "OPENAI_BASE_URL",
@@ -241,6 +273,20 @@ mod tests {
             assert_eq!(e.var, *var, "{pairs:?}");
             assert!(e.to_string().contains(var));
         }
+    }
+
+    #[test]
+    fn follow_up_delays_default_to_the_seed_and_can_be_shortened_or_turned_off() {
+        let s = load(&[("DATABASE_URL", "postgres://x")]).unwrap();
+        let h = |n: u64| Duration::from_secs(3600 * n);
+        assert_eq!(s.follow_up_delays, Some([h(2), h(24), h(72)]));
+        let s = load(&[("DATABASE_URL", "postgres://x"), ("FOLLOW_UP_DELAYS", "500ms,1s,2m")]).unwrap();
+        assert_eq!(
+            s.follow_up_delays,
+            Some([Duration::from_millis(500), Duration::from_secs(1), Duration::from_secs(120)])
+        );
+        let s = load(&[("DATABASE_URL", "postgres://x"), ("FOLLOW_UP_DELAYS", "off")]).unwrap();
+        assert_eq!(s.follow_up_delays, None);
     }
 
     #[test]

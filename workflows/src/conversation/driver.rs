@@ -75,7 +75,12 @@ async fn round(
         queue.push_front(e);
     }
     let now = Utc::now();
-    let ctx = Ctx { now, tz: business.timezone.tz(), reply_delay: reply_delay(&business, now) };
+    let ctx = Ctx {
+        now,
+        tz: business.timezone.tz(),
+        reply_delay: reply_delay(&business, now),
+        follow_ups: wf.0.cfg.follow_ups,
+    };
     let mut respond_turn = None;
     while let Some(event) = queue.pop_front() {
         let d = step(&state, &event, &ctx);

@@ -30,7 +30,7 @@ fn utc(y: i32, mo: u32, d: u32, h: u32, mi: u32) -> At {
 
 fn ctx(now: At) -> Ctx {
     let tz = CHICAGO;
-    Ctx { now, tz, reply_delay: Duration::zero() }
+    Ctx { now, tz, reply_delay: Duration::zero(), follow_ups: Some(FOLLOW_UP_OFFSETS) }
 }
 
 fn caller() -> PhoneNumber {
@@ -139,7 +139,11 @@ fn assert_unchanged(state: &State, event: &Event, at: At) {
 fn tick(mut state: State, from: At, ticks: i64, tz: Tz) -> (State, Vec<(At, u8)>) {
     let mut sent = Vec::new();
     for now in (0..ticks).map(|i| from + Duration::minutes(30 * i)) {
-        let d = step(&state, &active(), &Ctx { now, tz, reply_delay: Duration::zero() });
+        let d = step(
+            &state,
+            &active(),
+            &Ctx { now, tz, reply_delay: Duration::zero(), follow_ups: Some(FOLLOW_UP_OFFSETS) },
+        );
         for kind in texts(&d) {
             if let TextKind::FollowUp { n, .. } = kind {
                 sent.push((now, n));

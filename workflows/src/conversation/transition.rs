@@ -14,6 +14,19 @@ pub struct Ctx {
     /// How long the owner gets to answer a customer text before the AI does:
     /// the business's window, or zero when the owner is away or it is after hours.
     pub reply_delay: Duration,
+    /// Follow-up delays after our last message; None turns follow-ups off.
+    pub follow_ups: Option<[Duration; 3]>,
+}
+
+impl Ctx {
+    /// When the first follow-up is due after a message sent now (far in the
+    /// future when follow-ups are off, so no timer ever fires for it).
+    pub fn first_follow_up(&self) -> DateTime<Utc> {
+        match self.follow_ups {
+            Some(d) => within_window(self.now + d[0], self.tz),
+            None => self.now + Duration::days(36_500),
+        }
+    }
 }
 
 /// The new state, what to do, and a short name for the event history.
@@ -24,7 +37,7 @@ pub struct Decision {
     pub note: &'static str,
 }
 
-/// Follow-ups go out this long after the text-back (seed flow 2).
+/// Follow-ups go out this long after our last message (seed flow 2); the default.
 pub const FOLLOW_UP_OFFSETS: [Duration; 3] = [Duration::hours(2), Duration::hours(24), Duration::hours(72)];
 /// Automated texts that are not a direct reply go out only in this local window
 /// (Florida's, the strictest state rule).
@@ -92,7 +105,7 @@ fn greeted(state: &State, result: DeliveryResult, ctx: &Ctx) -> Decision {
     };
     match result {
         DeliveryResult::Sent => {
-            let next_at = within_window(ctx.now + FOLLOW_UP_OFFSETS[0], ctx.tz);
+            let next_at = ctx.first_follow_up();
             Decision {
                 state: State::Waiting {
                     conversation_id: *conversation_id,
@@ -178,7 +191,10 @@ fn follow_up(state: &State, f: WakeFacts, ctx: &Ctx) -> Decision {
     }
     let n = follow_ups_sent.saturating_add(1);
     let text = Command::Text(TextKind::FollowUp { turn: *turn, n });
-    if usize::from(n) >= FOLLOW_UP_OFFSETS.len() {
+    let Some(offsets) = ctx.follow_ups else {
+        return keep(state);
+    };
+    if usize::from(n) >= offsets.len() {
         let lead =
             Command::LeadStatus { lead_id: *lead_id, to: "unresponsive", from: &["new", "contacted", "qualifying"] };
         return done(Outcome::NoResponse, vec![text, close("closed_no_response", n), lead], "final_follow_up");
@@ -186,8 +202,8 @@ fn follow_up(state: &State, f: WakeFacts, ctx: &Ctx) -> Decision {
     // Keep the planned spacing even when this follow-up went out late (a worker
     // outage): never two follow-ups back to back.
     let i = usize::from(n);
-    let gap = FOLLOW_UP_OFFSETS[i] - FOLLOW_UP_OFFSETS[i - 1];
-    let next_at = within_window((*text_back_at + FOLLOW_UP_OFFSETS[i]).max(ctx.now + gap), ctx.tz);
+    let gap = offsets[i] - offsets[i - 1];
+    let next_at = within_window((*text_back_at + offsets[i]).max(ctx.now + gap), ctx.tz);
     Decision {
         state: State::Waiting {
             conversation_id: *conversation_id,

@@ -7,7 +7,7 @@ use activities::domain::{ConversationId, LeadId, PhoneNumber};
 use activities::responder::Reply;
 
 use super::state::{Alert, Command, Event, Outcome, SignalKind, State, TextKind};
-use super::transition::{done, keep, within_window, Ctx, Decision, FOLLOW_UP_OFFSETS};
+use super::transition::{done, keep, within_window, Ctx, Decision};
 
 /// Leads that can still move forward (never back from booked or completed).
 const OPEN_LEAD: &[&str] = &["new", "contacted", "qualifying"];
@@ -145,7 +145,7 @@ fn replied(ids: &Ids, turn: u32, reply: &Reply, ctx: &Ctx) -> Decision {
         return d;
     }
     let next = turn + 1;
-    let next_at = within_window(ctx.now + FOLLOW_UP_OFFSETS[0], ctx.tz);
+    let next_at = ctx.first_follow_up();
     let mut commands = vec![
         Command::Reply { turn, body: reply.text.clone() },
         Command::UpdateLead { lead_id: ids.lead_id, reply: Box::new(reply.clone()) },
@@ -241,7 +241,7 @@ fn returned(ids: &Ids, state: &State, ctx: &Ctx) -> Decision {
         d.note = "returned_to_ai";
         return d;
     }
-    let next_at = within_window(ctx.now + FOLLOW_UP_OFFSETS[0], ctx.tz);
+    let next_at = ctx.first_follow_up();
     Decision {
         state: State::Waiting {
             conversation_id: ids.conversation_id,

@@ -14,7 +14,12 @@ fn at(h: u32, m: u32) -> DateTime<Utc> {
 }
 
 fn ctx(now: DateTime<Utc>, delay_s: i64) -> Ctx {
-    Ctx { now, tz: chrono_tz::America::Chicago, reply_delay: Duration::seconds(delay_s) }
+    Ctx {
+        now,
+        tz: chrono_tz::America::Chicago,
+        reply_delay: Duration::seconds(delay_s),
+        follow_ups: Some(FOLLOW_UP_OFFSETS),
+    }
 }
 
 fn ids() -> (ConversationId, LeadId, PhoneNumber) {
