@@ -265,22 +265,7 @@ pub fn path_of(url: &str) -> String {
     url.strip_prefix(BASE_URL).unwrap_or(url).to_owned()
 }
 
-/// The value of `name` on the first `<element>` in a TwiML document (parsed, not grepped).
-pub fn attr(xml: &str, element: &str, name: &str) -> Option<String> {
-    let mut reader = quick_xml::Reader::from_str(xml);
-    loop {
-        match reader.read_event().ok()? {
-            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)
-                if e.name().as_ref() == element.as_bytes() =>
-            {
-                let a = e.try_get_attribute(name).ok()??;
-                return a.unescape_value().ok().map(|v| v.into_owned());
-            }
-            quick_xml::events::Event::Eof => return None,
-            _ => {}
-        }
-    }
-}
+pub use web::twiml::attr;
 
 /// The text inside the first `<element>`.
 pub fn text_of(xml: &str, element: &str) -> Option<String> {

@@ -78,6 +78,24 @@ pub fn screen(business: &str, accept_url: &str) -> String {
     )
 }
 
+/// The value of `name` on the first `<element>` of a TwiML document, parsed
+/// (the simulator follows our own TwiML the way Twilio would).
+pub fn attr(xml: &str, element: &str, name: &str) -> Option<String> {
+    let mut reader = quick_xml::Reader::from_str(xml);
+    loop {
+        match reader.read_event().ok()? {
+            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)
+                if e.name().as_ref() == element.as_bytes() =>
+            {
+                let a = e.try_get_attribute(name).ok()??;
+                return a.unescape_value().ok().map(|v| v.into_owned());
+            }
+            quick_xml::events::Event::Eof => return None,
+            _ => {}
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

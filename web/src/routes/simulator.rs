@@ -14,6 +14,7 @@ use activities::twilio::signature;
 
 use crate::error::{AppError, AppResult};
 use crate::state::AppState;
+use crate::twiml::attr;
 
 const PAGE: &str = include_str!("../../assets/simulator.html");
 
@@ -159,23 +160,6 @@ fn with(base: &[(&str, String)], extra: &[(&str, &str)]) -> Vec<(String, String)
 
 fn strip_base(app: &AppState, url: &str) -> String {
     url.strip_prefix(&app.settings.base_url).unwrap_or(url).to_owned()
-}
-
-/// The value of `name` on the first `<element>` of a TwiML document.
-fn attr(xml: &str, element: &str, name: &str) -> Option<String> {
-    let mut reader = quick_xml::Reader::from_str(xml);
-    loop {
-        match reader.read_event().ok()? {
-            quick_xml::events::Event::Start(e) | quick_xml::events::Event::Empty(e)
-                if e.name().as_ref() == element.as_bytes() =>
-            {
-                let a = e.try_get_attribute(name).ok()??;
-                return a.unescape_value().ok().map(|v| v.into_owned());
-            }
-            quick_xml::events::Event::Eof => return None,
-            _ => {}
-        }
-    }
 }
 
 #[derive(Deserialize)]
