@@ -9,6 +9,9 @@ use web::app::Mode;
 
 const WAIT: Duration = Duration::from_secs(10);
 
+type Text = Option<String>;
+type Lead = (Text, Text, Text, Text, Text, String);
+
 #[sqlx::test(migrations = false)]
 async fn four_texts_qualify_the_lead_and_the_owner_hears_once(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
@@ -25,11 +28,10 @@ async fn four_texts_qualify_the_lead_and_the_owner_hears_once(pool: PgPool) {
         assert_eq!(app.wait_for_sms(&caller, i + 2, WAIT).await.len(), i + 2, "reply to turn {i}");
         app.settle(WAIT).await;
     }
-    let lead: (Option<String>, Option<String>, Option<String>, Option<String>, Option<String>, String) =
-        sqlx::query_as("SELECT service_needed, urgency, name, address, preferred_time, status FROM leads")
-            .fetch_one(&app.pool)
-            .await
-            .unwrap();
+    let lead: Lead = sqlx::query_as("SELECT service_needed, urgency, name, address, preferred_time, status FROM leads")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
     assert!(lead.0.is_some(), "{lead:?}");
     assert_eq!(lead.1.as_deref(), Some("soon"));
     assert_eq!(lead.2.as_deref(), Some("Mike Alvarez"));

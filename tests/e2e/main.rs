@@ -5,6 +5,7 @@ mod bad_input;
 mod cli;
 mod conversation;
 mod durability;
+mod eval;
 mod flows;
 mod keywords;
 mod llm;

@@ -28,6 +28,8 @@ pub enum Command {
     Business(Box<BusinessCommand>),
     /// Measure webhook latency and text-back time on the simulator transport.
     Bench(crate::commands::bench::BenchArgs),
+    /// Replay a labelled conversation corpus through the whole product and score the leads.
+    Eval(crate::commands::eval::EvalArgs),
 }
 
 #[derive(Debug, Subcommand)]

@@ -13,6 +13,7 @@ async fn main() -> anyhow::Result<()> {
     match cli.command {
         Command::Demo => return web::commands::demo::run().await,
         Command::Bench(args) => return web::commands::bench::run(args).await,
+        Command::Eval(args) => return web::commands::eval::run(args).await,
         _ => {}
     }
     let settings = Settings::from_env()?;
@@ -27,7 +28,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Business(cmd) => web::commands::business::run(&pool, *cmd).await,
         Command::Serve { no_workers } => serve(settings, pool, Mode { web: true, workers: !no_workers }).await,
         Command::Worker => serve(settings, pool, Mode { web: false, workers: true }).await,
-        Command::Demo | Command::Bench(_) => Ok(()),
+        Command::Demo | Command::Bench(_) | Command::Eval(_) => Ok(()),
     }
 }
 
