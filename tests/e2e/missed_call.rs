@@ -146,3 +146,35 @@ async fn a_custom_greeting_still_names_the_business_and_offers_opt_out(pool: PgP
     );
     app.stop().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_callers_state_sets_the_zone_their_daytime_texts_follow(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let caller = new_caller();
+    let sid = new_call_sid();
+    let r = app
+        .post_twilio(
+            "/webhook/voice/incoming",
+            &[("CallSid", &sid), ("From", &caller), ("To", TWILIO_NUMBER), ("FromState", "AZ")],
+        )
+        .await;
+    let twiml = r.text().await.unwrap();
+    let action = path_of(&attr(&twiml, "Dial", "action").unwrap());
+    app.dial_ended(&action, &sid, &caller, "no-answer", "false").await;
+    assert_eq!(app.wait_for_sms(&caller, 1, WAIT).await.len(), 1);
+    app.settle(WAIT).await;
+    let zone: Option<String> = sqlx::query_scalar("SELECT time_zone FROM leads").fetch_one(&app.pool).await.unwrap();
+    assert_eq!(zone.as_deref(), Some("America/Phoenix"));
+    // A texter's FromState is kept too.
+    let texter = new_caller();
+    let msg = new_call_sid().replace("CA", "SM");
+    app.text_with(&msg, &texter, "need a tune up", &[("FromState", "WA")]).await;
+    app.settle(WAIT).await;
+    let zone: Option<String> = sqlx::query_scalar("SELECT time_zone FROM leads WHERE phone = $1")
+        .bind(&texter)
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(zone.as_deref(), Some("America/Los_Angeles"));
+    app.stop().await;
+}

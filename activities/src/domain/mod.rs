@@ -3,6 +3,7 @@
 pub mod hours;
 pub mod ids;
 pub mod phone;
+pub mod us_state;
 pub mod zone;
 
 pub use hours::BusinessHours;

@@ -270,3 +270,56 @@ pub async fn flag_human(db: impl PgExecutor<'_>, business_id: BusinessId, id: Co
         .await?;
     Ok(())
 }
+
+/// Records the lead's time zone once (from the caller's state); a known one is kept.
+pub async fn set_lead_zone(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    id: LeadId,
+    zone: crate::domain::Zone,
+) -> sqlx::Result<()> {
+    sqlx::query("UPDATE leads SET time_zone = $3 WHERE business_id = $1 AND id = $2 AND time_zone IS NULL")
+        .bind(business_id)
+        .bind(id)
+        .bind(zone)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// The lead's own time zone, when we know it.
+pub async fn lead_zone(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    id: LeadId,
+) -> sqlx::Result<Option<crate::domain::Zone>> {
+    let z: Option<Option<crate::domain::Zone>> =
+        sqlx::query_scalar("SELECT time_zone FROM leads WHERE business_id = $1 AND id = $2")
+            .bind(business_id)
+            .bind(id)
+            .fetch_optional(db)
+            .await?;
+    Ok(z.flatten())
+}
+
+/// The state Twilio reported for this caller: from the call, else their latest text.
+pub async fn caller_state(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    phone: &PhoneNumber,
+    call_id: Option<CallId>,
+) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar(
+        "SELECT s FROM (
+            SELECT caller_state AS s, 0 AS rank, created_at FROM calls WHERE business_id = $1 AND id = $3
+            UNION ALL
+            SELECT sender_state, 1, created_at FROM messages
+             WHERE business_id = $1 AND from_phone = $2 AND direction = 'inbound' AND sender_state IS NOT NULL
+         ) x WHERE s IS NOT NULL ORDER BY rank, created_at DESC LIMIT 1",
+    )
+    .bind(business_id)
+    .bind(phone)
+    .bind(call_id)
+    .fetch_optional(db)
+    .await
+}

@@ -262,14 +262,16 @@ pub struct NewInbound<'a> {
     pub body: &'a str,
     pub sid: &'a str,
     pub num_media: i32,
+    /// Twilio's `FromState`, for the sender's time zone.
+    pub sender_state: Option<&'a str>,
 }
 
 /// Stores an inbound text once per MessageSid; None when Twilio retried it.
 pub async fn insert_inbound(db: impl PgExecutor<'_>, m: &NewInbound<'_>) -> sqlx::Result<Option<MessageId>> {
     sqlx::query_scalar(
         "INSERT INTO messages (business_id, conversation_id, direction, audience, sender_type, from_phone, to_phone,
-                               body, twilio_message_sid, status, num_media)
-         VALUES ($1, $2, 'inbound', 'customer', 'caller', $3, $4, $5, $6, 'received', $7)
+                               body, twilio_message_sid, status, num_media, sender_state)
+         VALUES ($1, $2, 'inbound', 'customer', 'caller', $3, $4, $5, $6, 'received', $7, $8)
          ON CONFLICT (twilio_message_sid) DO NOTHING RETURNING id",
     )
     .bind(m.business_id)
@@ -279,6 +281,7 @@ pub async fn insert_inbound(db: impl PgExecutor<'_>, m: &NewInbound<'_>) -> sqlx
     .bind(m.body)
     .bind(m.sid)
     .bind(m.num_media)
+    .bind(m.sender_state)
     .fetch_optional(db)
     .await
 }

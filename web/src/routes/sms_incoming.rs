@@ -45,6 +45,7 @@ pub async fn incoming(State(app): State<AppState>, req: TwilioRequest) -> AppRes
         body,
         sid: &sid,
         num_media,
+        sender_state: req.get("FromState"),
     };
     let Some(message_id) = messages::insert_inbound(&mut *tx, &new).await? else {
         audit(&mut tx, Some(&business), "sms/incoming", &req, "duplicate").await?;

@@ -77,7 +77,7 @@ async fn round(
     let now = Utc::now();
     let ctx = Ctx {
         now,
-        tz: business.timezone.tz(),
+        tz: recipient_zone(&mut tx, &business, &state).await?,
         reply_delay: reply_delay(&business, now),
         follow_ups: wf.0.cfg.follow_ups,
     };
@@ -168,6 +168,24 @@ fn signal_kind(s: &crate::engine::control::PendingSignal) -> Option<SignalKind> 
         "return_to_ai" => SignalKind::ReturnToAi,
         _ => return None,
     })
+}
+
+/// Non-reply texts keep 08:00-20:00 in the customer's zone when Twilio told
+/// us their state, else in the business's.
+async fn recipient_zone(
+    conn: &mut PgConnection,
+    business: &Business,
+    state: &State,
+) -> Result<chrono_tz::Tz, EngineError> {
+    let lead_id = match state {
+        State::Greeting { lead_id, .. }
+        | State::Waiting { lead_id, .. }
+        | State::Replying { lead_id, .. }
+        | State::Human { lead_id, .. } => *lead_id,
+        _ => return Ok(business.timezone.tz()),
+    };
+    let zone = activities::store::conversations::lead_zone(&mut *conn, business.id, lead_id).await?;
+    Ok(zone.unwrap_or(business.timezone).tz())
 }
 
 /// The owner's window to answer first: skipped when they are away or it is after hours.

@@ -120,6 +120,10 @@ async fn open(
         Opened::Created { conversation_id, lead_id } => (conversation_id, lead_id, true),
         Opened::Joined { conversation_id, lead_id } => (conversation_id, lead_id, false),
     };
+    let state_code = conversations::caller_state(&mut *conn, business.id, caller, *call_id).await?;
+    if let Some(zone) = state_code.as_deref().and_then(activities::domain::us_state::zone_of_state) {
+        conversations::set_lead_zone(&mut *conn, business.id, lead_id, zone).await?;
+    }
     if call_id.is_some() {
         return Ok(Some(if created {
             Event::Opened { conversation_id, lead_id }
