@@ -110,7 +110,9 @@ pub fn engine_config(settings: &Settings) -> anyhow::Result<EngineConfig> {
                 model: o.model.clone(),
                 timeout: o.timeout,
             };
-            Some(Arc::new(OpenAiResponder::new(cfg).context("OPENAI_* settings")?))
+            let llm: Arc<dyn activities::responder::Responder> =
+                Arc::new(OpenAiResponder::new(cfg).context("OPENAI_* settings")?);
+            Some(llm)
         }
         None => None,
     };

@@ -8,8 +8,11 @@
 
 use serde::{Deserialize, Serialize};
 
+mod engine;
 pub mod openai;
 pub mod rules;
+
+pub use engine::{ReplyFuture, Responder, RulesEngine};
 
 /// Longest reply a responder may return (two GSM-7 segments; Twilio's advice).
 pub const MAX_REPLY_CHARS: usize = 320;

@@ -5,7 +5,7 @@ use chrono::Utc;
 use sqlx::PgConnection;
 
 use activities::responder::openai::PromptExtras;
-use activities::responder::{rules, LeadFacts, Reply, Turn, TurnInput};
+use activities::responder::{LeadFacts, Reply, Responder, RulesEngine, Turn, TurnInput};
 use activities::store::businesses::Business;
 use activities::store::{conversations, messages};
 
@@ -92,11 +92,17 @@ pub(crate) async fn respond(wf: &Workflows, ctx: &ResponseContext) -> Result<Rep
         history: &ctx.history,
         new_texts: &ctx.new_texts,
     };
-    if let Some(llm) = &wf.0.cfg.llm {
-        match llm.respond(&input, &ctx.extras).await {
+    // The configured model first, then the rules engine (which never fails).
+    let chain = wf.0.cfg.llm.iter().map(|r| r.as_ref()).chain([&RulesEngine as &dyn Responder]);
+    let mut last = None;
+    for responder in chain {
+        match responder.respond(&input, &ctx.extras).await {
             Ok(reply) => return Ok(reply),
-            Err(e) => tracing::warn!(error = %e, "LLM responder failed; falling back to the rules engine"),
+            Err(e) => {
+                tracing::warn!(responder = responder.name(), error = %e, "responder failed; trying the next");
+                last = Some(e);
+            }
         }
     }
-    Ok(rules::respond(&input))
+    Err(EngineError::Responder(last.map(|e| e.to_string()).unwrap_or_default()))
 }

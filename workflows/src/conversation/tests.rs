@@ -343,8 +343,12 @@ fn the_third_follow_up_closes_the_conversation_and_marks_the_lead_unresponsive()
 fn a_due_follow_up_outside_8am_to_8pm_local_waits_for_the_next_8am() {
     let (ids, tb) = (new_ids(), june(15, 10, 0));
     let w = waiting(ids, tb, 1, june(16, 10, 0));
-    let cases =
-        [(june(16, 20, 0), june(17, 8, 0)), (june(16, 22, 30), june(17, 8, 0)), (june(17, 6, 0), june(17, 8, 0))];
+    let cases = [
+        (june(16, 20, 0), june(17, 8, 0)),
+        (june(16, 21, 30), june(17, 8, 0)),
+        (june(16, 22, 30), june(17, 8, 0)),
+        (june(17, 6, 0), june(17, 8, 0)),
+    ];
     for (now, deferred_to) in cases {
         let d = step(&w, &active(), &ctx(now));
         let stored = conv(ids.0, "follow_up", 1, Some(deferred_to));

@@ -45,7 +45,7 @@ pub struct EngineConfig {
     /// Follow-up delays after our last message (2 h, 24 h, 72 h); None turns them off.
     pub follow_ups: Option<[chrono::Duration; 3]>,
     /// The OpenAI-compatible responder; None runs the rules engine alone.
-    pub llm: Option<Arc<activities::responder::openai::OpenAiResponder>>,
+    pub llm: Option<Arc<dyn activities::responder::Responder>>,
 }
 
 pub(crate) struct Inner {
@@ -77,6 +77,8 @@ pub enum EngineError {
     Delivery(#[from] activities::sms::DeliverError),
     #[error("asked for a reply while no customer text is pending")]
     NotReplying,
+    #[error("every responder failed: {0}")]
+    Responder(String),
 }
 
 impl Workflows {
