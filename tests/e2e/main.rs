@@ -12,4 +12,5 @@ mod llm;
 mod missed_call;
 mod provider_failures;
 mod screening;
+mod simulator;
 mod timers;

@@ -23,6 +23,7 @@ pub fn router() -> Router<AppState> {
         .route("/simulator", get(page))
         .route("/simulator/api/businesses", get(list_businesses))
         .route("/simulator/api/call", post(call))
+        .route("/simulator/api/text", post(text))
         .route("/simulator/api/messages", get(phone_messages))
         .route("/simulator/api/owner-messages", get(owner_messages))
 }
@@ -119,6 +120,27 @@ async fn call(State(app): State<AppState>, Json(req): Json<CallRequest>) -> AppR
         .await?
         .unwrap_or_else(|| "unknown".into());
     Ok(Json(CallResult { call_sid, status, twiml: sim.twiml }))
+}
+
+#[derive(Deserialize)]
+struct TextRequest {
+    business_id: BusinessId,
+    from: String,
+    body: String,
+}
+
+/// The customer texts the business: a signed `/webhook/sms/incoming`, as Twilio posts it.
+async fn text(State(app): State<AppState>, Json(req): Json<TextRequest>) -> AppResult<Json<serde_json::Value>> {
+    let from = PhoneNumber::parse(&req.from).map_err(|e| AppError::BadRequest(format!("from: {e}")))?;
+    let business = businesses::get_business(&app.pool, req.business_id).await?.ok_or(AppError::NotFound("business"))?;
+    let sid = format!("SM{}", uuid::Uuid::new_v4().simple());
+    let params = with(
+        &[("MessageSid", sid.clone()), ("From", from.to_string()), ("To", business.twilio_number.to_string())],
+        &[("Body", req.body.as_str()), ("NumMedia", "0")],
+    );
+    let mut sim = Sim { app: &app, twiml: Vec::new() };
+    sim.post("/webhook/sms/incoming", &params).await?;
+    Ok(Json(serde_json::json!({ "message_sid": sid })))
 }
 
 struct Sim<'a> {
