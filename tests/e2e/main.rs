@@ -1,6 +1,7 @@
 //! End-to-end tests: one binary, one module per flow.
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
+mod api;
 mod bad_input;
 mod cli;
 mod conversation;

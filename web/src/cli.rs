@@ -42,6 +42,8 @@ pub enum BusinessCommand {
     Show { business: String },
     /// Change a business's settings and print it as JSON.
     Update(UpdateBusiness),
+    /// Create an API key for a business (id or Twilio number); it is printed once.
+    ApiKey { business: String },
 }
 
 #[derive(Debug, Args)]

@@ -17,6 +17,10 @@ pub enum AppError {
     UnsupportedMedia,
     #[error("{0} not found")]
     NotFound(&'static str),
+    #[error("missing or invalid API key (Authorization: Bearer …)")]
+    Unauthorized,
+    #[error("{0}")]
+    Conflict(String),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
@@ -33,6 +37,8 @@ impl AppError {
             AppError::TooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,
             AppError::UnsupportedMedia => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
+            AppError::Unauthorized => StatusCode::UNAUTHORIZED,
+            AppError::Conflict(_) => StatusCode::CONFLICT,
             AppError::Db(_) | AppError::Workflow(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -44,6 +50,8 @@ impl AppError {
             AppError::TooLarge(_) => "payload_too_large",
             AppError::UnsupportedMedia => "unsupported_media_type",
             AppError::NotFound(_) => "not_found",
+            AppError::Unauthorized => "unauthorized",
+            AppError::Conflict(_) => "conflict",
             _ => "internal",
         }
     }

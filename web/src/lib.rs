@@ -2,6 +2,7 @@
 //! checked), the phone simulator, and the commands that run it all.
 
 pub mod app;
+pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod error;

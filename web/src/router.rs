@@ -4,7 +4,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
-use crate::routes::{health, simulator, sms_incoming, sms_status, voice};
+use crate::routes::{api, health, simulator, sms_incoming, sms_status, voice};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
@@ -15,7 +15,10 @@ pub fn router(state: AppState) -> Router {
         .route("/webhook/voice/screen-accept", post(voice::screen_accept))
         .route("/webhook/voice/call-completed", post(voice::call_completed))
         .route("/webhook/sms/incoming", post(sms_incoming::incoming))
-        .route("/webhook/sms/status", post(sms_status::status));
+        .route("/webhook/sms/status", post(sms_status::status))
+        .route("/api/conversations/{id}/takeover", post(api::conversations::takeover))
+        .route("/api/conversations/{id}/return-ai", post(api::conversations::return_ai))
+        .route("/api/conversations/{id}/message", post(api::conversations::message));
     // The simulator plays Twilio; it is only mounted when no real Twilio is configured.
     if state.settings.twilio.is_none() {
         app = app.merge(simulator::router());

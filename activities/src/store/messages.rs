@@ -77,6 +77,19 @@ pub async fn queue_outbound(db: impl PgExecutor<'_>, m: &NewOutbound<'_>) -> sql
         Audience::Customer => "ai",
         Audience::Owner => "system",
     };
+    insert_outbound(db, m, sender).await
+}
+
+/// The owner's own words to the customer (sender `human`), through the same outbox.
+pub async fn queue_human(db: impl PgExecutor<'_>, m: &NewOutbound<'_>) -> sqlx::Result<Option<MessageId>> {
+    insert_outbound(db, m, "human").await
+}
+
+async fn insert_outbound(
+    db: impl PgExecutor<'_>,
+    m: &NewOutbound<'_>,
+    sender: &str,
+) -> sqlx::Result<Option<MessageId>> {
     sqlx::query_scalar(
         "INSERT INTO messages (business_id, conversation_id, run_id, purpose, direction, audience, sender_type,
                                from_phone, to_phone, body, validity_seconds)

@@ -1,6 +1,7 @@
 //! The Postgres store: typed queries, one module per aggregate. Every function
 //! that reads tenant data takes the `BusinessId` and filters on it.
 
+pub mod api_keys;
 pub mod businesses;
 pub mod calls;
 pub mod conversations;

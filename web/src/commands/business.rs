@@ -17,6 +17,12 @@ pub async fn run(pool: &PgPool, cmd: BusinessCommand) -> anyhow::Result<()> {
         BusinessCommand::List => serde_json::to_value(businesses::list_businesses(pool).await?)?,
         BusinessCommand::Show { business } => serde_json::to_value(find(pool, &business).await?)?,
         BusinessCommand::Update(u) => serde_json::to_value(update(pool, u).await?)?,
+        BusinessCommand::ApiKey { business } => {
+            let b = find(pool, &business).await?;
+            let key = activities::store::api_keys::generate();
+            activities::store::api_keys::insert_key(pool, b.id, &key).await?;
+            serde_json::json!({ "business_id": b.id, "api_key": key, "note": "shown once; store it now" })
+        }
     };
     println!("{}", serde_json::to_string_pretty(&out)?);
     Ok(())

@@ -1,5 +1,6 @@
 //! HTTP routes, one module per group.
 
+pub mod api;
 pub mod health;
 pub mod simulator;
 pub mod sms_incoming;

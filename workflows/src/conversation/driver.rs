@@ -166,6 +166,7 @@ fn signal_kind(s: &crate::engine::control::PendingSignal) -> Option<SignalKind> 
         "help" => SignalKind::Help { key: s.id },
         "take_over" => SignalKind::TakeOver,
         "return_to_ai" => SignalKind::ReturnToAi,
+        "owner_message" => SignalKind::OwnerMessage { key: s.id, body: s.payload.0.get("body")?.as_str()?.to_owned() },
         _ => return None,
     })
 }

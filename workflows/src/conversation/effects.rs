@@ -65,6 +65,25 @@ pub(crate) async fn apply(
             conversations::flag_human(&mut *conn, business.id, *conversation_id).await?;
             Ok(None)
         }
+        Command::OwnerText { key, body } => {
+            let (Some(caller), conversation_id) = caller_and_conversation(prev) else {
+                return Ok(None);
+            };
+            let purpose = format!("owner_msg_{key}");
+            let row = NewOutbound {
+                business_id: business.id,
+                conversation_id,
+                run_id: run.id,
+                purpose: &purpose,
+                audience: Audience::Customer,
+                from: &business.twilio_number,
+                to: caller,
+                body,
+                validity_seconds: None,
+            };
+            messages::queue_human(&mut *conn, &row).await?;
+            Ok(None)
+        }
         Command::RecordOptOut => {
             if let (Some(caller), _) = caller_and_conversation(prev) {
                 activities::store::opt_outs::add_opt_out(&mut *conn, business.id, caller, "said_opt_out").await?;

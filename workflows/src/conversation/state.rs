@@ -112,6 +112,11 @@ pub enum SignalKind {
     },
     TakeOver,
     ReturnToAi,
+    /// The owner wrote to the customer (from the API or the dashboard): they have the conversation now.
+    OwnerMessage {
+        key: i64,
+        body: String,
+    },
 }
 
 /// What the tick observed; the transition turns it into a decision.
@@ -204,6 +209,11 @@ pub enum Command {
     },
     /// The responder read an opt-out the keyword pass did not: record it.
     RecordOptOut,
+    /// Queue the owner's own text to the customer.
+    OwnerText {
+        key: i64,
+        body: String,
+    },
     /// Store extracted lead fields (known values kept unless corrected).
     UpdateLead {
         lead_id: LeadId,

@@ -24,6 +24,7 @@ pub(super) fn step(state: &State, event: &Event, ctx: &Ctx) -> Option<Decision> 
         },
         Event::Signal(SignalKind::TakeOver) => taken_over(&ids, state),
         Event::Signal(SignalKind::ReturnToAi) => returned(&ids, state, ctx),
+        Event::Signal(SignalKind::OwnerMessage { key, body }) => owner_wrote(&ids, *key, body),
         Event::Wake(facts) => match state {
             State::Replying { due_at, turn, since, .. } if ctx.now >= *due_at => {
                 if facts.opted_out {
@@ -207,6 +208,21 @@ fn forwarded(state: &State, message_id: activities::domain::MessageId, ctx: &Ctx
         unanswered.get_or_insert(ctx.now);
     }
     Decision { state: s, commands: vec![Command::Text(TextKind::Forward { message_id })], note: "forwarded_to_owner" }
+}
+
+/// The owner's own text goes out, and the conversation is theirs until they hand it back.
+fn owner_wrote(ids: &Ids, key: i64, body: &str) -> Decision {
+    Decision {
+        state: State::Human {
+            conversation_id: ids.conversation_id,
+            lead_id: ids.lead_id,
+            caller: ids.caller.clone(),
+            turn: ids.turn,
+            unanswered: None,
+        },
+        commands: vec![Command::OwnerText { key, body: body.to_owned() }, close(ids, "human_active")],
+        note: "owner_wrote",
+    }
 }
 
 fn taken_over(ids: &Ids, state: &State) -> Decision {

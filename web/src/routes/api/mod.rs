@@ -1,0 +1,3 @@
+//! The JSON API, authenticated by a per-business key.
+
+pub mod conversations;
