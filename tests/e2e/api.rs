@@ -97,3 +97,18 @@ async fn keys_are_required_and_scoped_to_their_business(pool: PgPool) {
     assert_eq!((status, body["error"].as_str()), (409, Some("conflict")), "a closed conversation cannot be taken over");
     app.stop().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_owner_replying_to_an_alert_by_text_reaches_the_customer(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.owner_window(0, "offline").await;
+    let caller = app.texted_back_caller().await;
+    assert_eq!(app.fake.sent_to(OWNER_PHONE).len(), 1, "the missed-call alert");
+    app.text(OWNER_PHONE, "On my way, be there by 3").await;
+    let sent = app.wait_for_sms(&caller, 2, WAIT).await;
+    assert_eq!(sent[1].body, "On my way, be there by 3");
+    app.settle(WAIT).await;
+    assert_eq!(app.count("SELECT count(*) FROM conversations WHERE status = 'human_active'").await, 1);
+    assert!(!app.fake.sent_to(OWNER_PHONE).iter().any(|m| m.body.contains("unsubscribed")));
+    app.stop().await;
+}

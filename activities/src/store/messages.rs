@@ -342,3 +342,18 @@ pub async fn get_message(
     let sql = format!("SELECT {COLUMNS} FROM messages WHERE business_id = $1 AND id = $2");
     sqlx::query_as(&sql).bind(business_id).bind(id).fetch_optional(db).await
 }
+
+/// The conversation of the owner's most recent alert (where an owner's reply belongs).
+pub async fn last_alerted_conversation(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+) -> sqlx::Result<Option<ConversationId>> {
+    sqlx::query_scalar(
+        "SELECT conversation_id FROM messages
+         WHERE business_id = $1 AND audience = 'owner' AND conversation_id IS NOT NULL
+         ORDER BY created_at DESC, id DESC LIMIT 1",
+    )
+    .bind(business_id)
+    .fetch_optional(db)
+    .await
+}

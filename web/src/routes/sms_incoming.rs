@@ -35,6 +35,12 @@ pub async fn incoming(State(app): State<AppState>, req: TwilioRequest) -> AppRes
         return Ok(xml(twiml::empty()));
     };
     let body = req.get("Body").unwrap_or_default();
+    if from == business.owner_phone {
+        let outcome = owner_reply(&app, &mut tx, &business, body, &req).await?;
+        audit(&mut tx, Some(&business), "sms/incoming", &req, outcome).await?;
+        tx.commit().await?;
+        return Ok(xml(twiml::empty()));
+    }
     let num_media = req.get("NumMedia").and_then(|n| n.trim().parse::<i32>().ok()).unwrap_or(0).max(0);
     let conversation = conversations::open_conversation_for(&mut *tx, business.id, &from).await?;
     let new = NewInbound {
@@ -84,6 +90,32 @@ pub async fn incoming(State(app): State<AppState>, req: TwilioRequest) -> AppRes
     tx.commit().await?;
     tracing::info!(business_id = %business.id, %message_id, outcome, "text received");
     Ok(xml(twiml::empty()))
+}
+
+/// The owner answered one of our alerts by text: relay it to the customer of
+/// the conversation we last alerted them about (a one-tap takeover by SMS).
+async fn owner_reply(
+    app: &AppState,
+    tx: &mut sqlx::PgConnection,
+    business: &Business,
+    body: &str,
+    req: &TwilioRequest,
+) -> AppResult<&'static str> {
+    let text = body.trim();
+    if text.is_empty() {
+        return Ok("owner_empty_text");
+    }
+    let conversation = messages::last_alerted_conversation(&mut *tx, business.id).await?;
+    let run = match conversation {
+        Some(c) => app.workflows.run_of_conversation(tx, c).await?,
+        None => None,
+    };
+    let Some(run) = run else {
+        return Ok("owner_text_unmatched");
+    };
+    let payload = serde_json::json!({ "body": text });
+    app.workflows.signal(tx, run, "owner_message", payload, req.get("MessageSid")).await?;
+    Ok("owner_relay")
 }
 
 /// An ordinary text: to the conversation's workflow, or a new conversation.
