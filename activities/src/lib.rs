@@ -4,6 +4,7 @@
 pub mod domain;
 pub mod gsm;
 pub mod keywords;
+pub mod links;
 pub mod responder;
 pub mod sms;
 pub mod store;

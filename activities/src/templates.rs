@@ -108,7 +108,7 @@ mod tests {
             caller => "(512) 555-0123", time => "3:42 PM", after_hours => true,
             reason => "landline", service => "AC not cooling", name => "Maria", phone => "(512) 555-0199",
             urgency => "soon", address => "2215 Cedar Hollow Dr, Round Rock 78664", preferred_time => "tomorrow morning",
-            body => "Is anyone there?",
+            body => "Is anyone there?", link => "https://calls.example.com/t/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
         };
         for (name, _) in TEMPLATES.iter().filter(|(n, _)| *n != "text_back") {
             let s = t.render(name, ctx.clone()).unwrap();
@@ -120,6 +120,6 @@ mod tests {
     #[test]
     fn a_missing_variable_is_an_error_not_a_blank() {
         let t = Templates::new().unwrap();
-        assert!(t.render("owner_missed_call", context! { caller => "x" }).is_err());
+        assert!(t.render("owner_missed_call", context! { caller => "x", link => "" }).is_err());
     }
 }

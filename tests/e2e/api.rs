@@ -112,3 +112,44 @@ async fn the_owner_replying_to_an_alert_by_text_reaches_the_customer(pool: PgPoo
     assert!(!app.fake.sent_to(OWNER_PHONE).iter().any(|m| m.body.contains("unsubscribed")));
     app.stop().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn the_one_tap_link_in_the_alert_takes_over_shows_and_writes(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.owner_window(0, "offline").await;
+    let caller = app.texted_back_caller().await;
+    let alert = app.fake.sent_to(OWNER_PHONE).remove(0);
+    let link =
+        alert.body.lines().find(|l| l.starts_with(&format!("{BASE_URL}/t/"))).expect("a link in the alert").to_owned();
+    let path = path_of(&link);
+
+    let page = app.client.get(app.url(&path)).send().await.unwrap();
+    assert_eq!(page.status(), 200);
+    assert!(page.text().await.unwrap().contains("Hand back to the AI"));
+    assert_eq!(
+        app.count("SELECT count(*) FROM conversations WHERE status = 'human_active'").await,
+        0,
+        "a GET alone takes nothing over"
+    );
+
+    let (status, _) = post(&app, None, &format!("{path}/takeover"), None).await;
+    assert_eq!(status, 202);
+    app.settle(WAIT).await;
+    let convo: Value =
+        app.client.get(app.url(&format!("{path}/conversation"))).send().await.unwrap().json().await.unwrap();
+    assert_eq!(convo["status"], "human_active");
+    assert_eq!(convo["customer"]["phone"], caller.as_str());
+    assert!(convo["messages"][0]["body"].as_str().unwrap().contains(BUSINESS_NAME));
+
+    let (status, _) = post(&app, None, &format!("{path}/message"), Some(json!({"body": "Calling you now"}))).await;
+    assert_eq!(status, 202);
+    assert_eq!(app.wait_for_sms(&caller, 2, WAIT).await[1].body, "Calling you now");
+
+    let mut forged = path.clone();
+    let last = forged.pop().unwrap();
+    forged.push(if last == 'A' { 'B' } else { 'A' });
+    assert_eq!(app.client.get(app.url(&forged)).send().await.unwrap().status(), 404);
+    let (status, _) = post(&app, None, &format!("{forged}/takeover"), None).await;
+    assert_eq!(status, 404);
+    app.stop().await;
+}

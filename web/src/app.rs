@@ -129,6 +129,8 @@ pub fn engine_config(settings: &Settings) -> anyhow::Result<EngineConfig> {
         concurrency: settings.worker_concurrency,
         heartbeat: settings.worker_heartbeat,
         text_back_validity_secs: settings.text_back_validity_secs,
+        base_url: settings.base_url.clone(),
+        link_secret: settings.link_key(),
         follow_ups: settings
             .follow_up_delays
             .map(|d| d.map(|x| chrono::Duration::from_std(x).unwrap_or_else(|_| chrono::Duration::days(3)))),

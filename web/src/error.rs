@@ -21,6 +21,8 @@ pub enum AppError {
     Unauthorized,
     #[error("{0}")]
     Conflict(String),
+    #[error("{0}")]
+    Gone(&'static str),
     #[error(transparent)]
     Db(#[from] sqlx::Error),
     #[error(transparent)]
@@ -39,6 +41,7 @@ impl AppError {
             AppError::NotFound(_) => StatusCode::NOT_FOUND,
             AppError::Unauthorized => StatusCode::UNAUTHORIZED,
             AppError::Conflict(_) => StatusCode::CONFLICT,
+            AppError::Gone(_) => StatusCode::GONE,
             AppError::Db(_) | AppError::Workflow(_) | AppError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -52,6 +55,7 @@ impl AppError {
             AppError::NotFound(_) => "not_found",
             AppError::Unauthorized => "unauthorized",
             AppError::Conflict(_) => "conflict",
+            AppError::Gone(_) => "gone",
             _ => "internal",
         }
     }

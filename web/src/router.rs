@@ -4,7 +4,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
-use crate::routes::{api, health, simulator, sms_incoming, sms_status, voice};
+use crate::routes::{api, health, simulator, sms_incoming, sms_status, takeover_link, voice};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
@@ -18,7 +18,12 @@ pub fn router(state: AppState) -> Router {
         .route("/webhook/sms/status", post(sms_status::status))
         .route("/api/conversations/{id}/takeover", post(api::conversations::takeover))
         .route("/api/conversations/{id}/return-ai", post(api::conversations::return_ai))
-        .route("/api/conversations/{id}/message", post(api::conversations::message));
+        .route("/api/conversations/{id}/message", post(api::conversations::message))
+        .route("/t/{token}", get(takeover_link::page))
+        .route("/t/{token}/conversation", get(takeover_link::conversation))
+        .route("/t/{token}/takeover", post(takeover_link::takeover))
+        .route("/t/{token}/return-ai", post(takeover_link::return_ai))
+        .route("/t/{token}/message", post(takeover_link::message));
     // The simulator plays Twilio; it is only mounted when no real Twilio is configured.
     if state.settings.twilio.is_none() {
         app = app.merge(simulator::router());

@@ -17,6 +17,16 @@ impl std::fmt::Debug for TwilioCreds {
     }
 }
 
+/// A secret value that never appears in `Debug` output.
+#[derive(Clone, Default)]
+pub struct Secret(pub String);
+
+impl std::fmt::Debug for Secret {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("***")
+    }
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum LogFormat {
     Pretty,
@@ -33,7 +43,7 @@ pub struct Settings {
     pub twilio_api_base: String,
     pub twilio_timeout: Duration,
     /// Signs and verifies webhooks when running on the simulator.
-    pub simulator_token: String,
+    pub simulator_token: Secret,
     pub db_max_connections: u32,
     pub worker_poll: Duration,
     pub worker_concurrency: usize,
@@ -45,6 +55,9 @@ pub struct Settings {
     pub text_back_validity_secs: i32,
     /// The OpenAI-compatible model; None runs the built-in rules engine alone.
     pub openai: Option<OpenAiSettings>,
+    /// Signs the one-tap takeover links in owner alerts (`LINK_SECRET`; by
+    /// default derived from the webhook token, so every node agrees).
+    pub link_secret: Secret,
     /// Follow-up delays after our last message; None = off.
     pub follow_up_delays: Option<[Duration; 3]>,
     pub log_format: LogFormat,
@@ -110,7 +123,7 @@ impl Settings {
             twilio,
             twilio_api_base: twilio_api_base.trim_end_matches('/').to_owned(),
             twilio_timeout: millis(&get, "TWILIO_TIMEOUT_MS", 10_000)?,
-            simulator_token: get("SIMULATOR_TOKEN").unwrap_or_else(|| "callrecover-simulator".into()),
+            simulator_token: Secret(get("SIMULATOR_TOKEN").unwrap_or_else(|| "callrecover-simulator".into())),
             db_max_connections: parse(&get, "DATABASE_MAX_CONNECTIONS", "40")?,
             worker_poll: millis(&get, "WORKER_POLL_MS", 1_000)?,
             worker_concurrency: parse(&get, "WORKER_CONCURRENCY", "16")?,
@@ -122,15 +135,25 @@ impl Settings {
             text_back_validity_secs: parse(&get, "TEXT_BACK_VALIDITY_SECS", "900")?,
             openai: openai(&get)?,
             follow_up_delays: follow_ups(get("FOLLOW_UP_DELAYS"))?,
+            link_secret: Secret(get("LINK_SECRET").unwrap_or_default()),
             log_format,
         })
+    }
+
+    /// The key one-tap links are signed with.
+    pub fn link_key(&self) -> Vec<u8> {
+        if self.link_secret.0.is_empty() {
+            format!("callrecover-links:{}", self.webhook_token()).into_bytes()
+        } else {
+            self.link_secret.0.clone().into_bytes()
+        }
     }
 
     /// The token webhooks are signed with: Twilio's, or the simulator's.
     pub fn webhook_token(&self) -> &str {
         match &self.twilio {
             Some(t) => &t.auth_token,
-            None => &self.simulator_token,
+            None => &self.simulator_token.0,
         }
     }
 

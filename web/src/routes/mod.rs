@@ -5,4 +5,5 @@ pub mod health;
 pub mod simulator;
 pub mod sms_incoming;
 pub mod sms_status;
+pub mod takeover_link;
 pub mod voice;

@@ -198,7 +198,8 @@ async fn queue_text(
             (caller, Audience::Customer, body, Some(wf.0.cfg.text_back_validity_secs))
         }
         TextKind::OwnerMissedCall => {
-            let ctx = context! { caller => caller_display, time => local_time, after_hours => !business.is_open_at(Utc::now()) };
+            let link = link(wf, conversation_id);
+            let ctx = context! { caller => caller_display, time => local_time, after_hours => !business.is_open_at(Utc::now()), link };
             (&business.owner_phone, Audience::Owner, t.render("owner_missed_call", ctx)?, None)
         }
         TextKind::OwnerCallBack { reason } => {
@@ -207,7 +208,8 @@ async fn queue_text(
                 CallBackReason::OptedOutBefore => "they opted out of texts",
                 CallBackReason::SendFailed => "the text was refused",
             };
-            let ctx = context! { caller => caller_display, time => local_time, reason };
+            let ctx =
+                context! { caller => caller_display, time => local_time, reason, link => link(wf, conversation_id) };
             (&business.owner_phone, Audience::Owner, t.render("owner_call_back", ctx)?, None)
         }
         TextKind::FollowUp { n, .. } => {
@@ -239,7 +241,7 @@ async fn queue_text(
             (caller, Audience::Customer, t.render("help", ctx)?, None)
         }
         TextKind::OwnerAlert { alert, .. } => {
-            let body = owner_alert(conn, t, business, prev, caller, alert).await?;
+            let body = owner_alert(conn, t, business, prev, caller, alert, link(wf, conversation_id)).await?;
             (&business.owner_phone, Audience::Owner, body, None)
         }
         TextKind::Forward { message_id } => {
@@ -248,7 +250,7 @@ async fn queue_text(
             };
             let lead = lead_of(conn, business, prev).await?;
             let body = if m.num_media > 0 { format!("{} [photo]", m.body) } else { m.body };
-            let ctx = context! { caller => caller_display, name => lead.name, body };
+            let ctx = context! { caller => caller_display, name => lead.name, body, link => link(wf, conversation_id) };
             (&business.owner_phone, Audience::Owner, t.render("owner_forward", ctx)?, None)
         }
     };
@@ -273,11 +275,12 @@ async fn owner_alert(
     state: &State,
     caller: &PhoneNumber,
     alert: Alert,
+    link: String,
 ) -> Result<String, EngineError> {
     let l = lead_of(conn, business, state).await?;
     let ctx = context! {
         caller => caller.display_national(), name => l.name, service => l.service_needed,
-        urgency => l.urgency, address => l.address, preferred_time => l.preferred_time,
+        urgency => l.urgency, address => l.address, preferred_time => l.preferred_time, link,
     };
     let name = match alert {
         Alert::Qualified => "owner_qualified",
@@ -285,4 +288,13 @@ async fn owner_alert(
         Alert::HumanNeeded => "owner_human_needed",
     };
     Ok(t.render(name, ctx)?)
+}
+
+/// The one-tap takeover link for an owner alert ("" when there is no conversation).
+fn link(wf: &Workflows, conversation_id: Option<ConversationId>) -> String {
+    let cfg = &wf.0.cfg;
+    conversation_id.map_or_else(String::new, |c| {
+        let token = activities::links::sign(&cfg.link_secret, c, Utc::now() + activities::links::LINK_TTL);
+        format!("{}/t/{token}", cfg.base_url)
+    })
 }

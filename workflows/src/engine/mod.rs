@@ -42,6 +42,10 @@ pub struct EngineConfig {
     pub heartbeat: Duration,
     /// Validity of the text-back at Twilio: a stale "sorry we missed you" is dropped.
     pub text_back_validity_secs: i32,
+    /// `BASE_URL`, for the one-tap links in owner alerts.
+    pub base_url: String,
+    /// Signs one-tap takeover links.
+    pub link_secret: Vec<u8>,
     /// Follow-up delays after our last message (2 h, 24 h, 72 h); None turns them off.
     pub follow_ups: Option<[chrono::Duration; 3]>,
     /// The OpenAI-compatible responder; None runs the rules engine alone.

@@ -9,7 +9,7 @@ use axum::Json;
 use serde::Deserialize;
 use serde_json::{json, Value};
 
-use activities::domain::ConversationId;
+use activities::domain::{BusinessId, ConversationId};
 
 use crate::auth::BusinessAuth;
 use crate::error::{AppError, AppResult};
@@ -36,7 +36,7 @@ pub async fn return_ai(
 
 #[derive(Deserialize)]
 pub struct OwnerMessage {
-    body: String,
+    pub body: String,
 }
 
 pub async fn message(
@@ -47,10 +47,7 @@ pub async fn message(
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let Json(m) =
         body.map_err(|e| AppError::BadRequest(format!("expected JSON {{\"body\": \"…\"}}: {}", e.body_text())))?;
-    let text = m.body.trim();
-    if text.is_empty() || text.chars().count() > MAX_BODY {
-        return Err(AppError::BadRequest(format!("body must be 1 to {MAX_BODY} characters")));
-    }
+    let text = owner_text(&m.body)?;
     signal(&app, auth, &id, "owner_message", json!({ "body": text })).await
 }
 
@@ -62,8 +59,19 @@ async fn signal(
     payload: Value,
 ) -> AppResult<(StatusCode, Json<Value>)> {
     let conversation: ConversationId = id.parse().map_err(|_| AppError::NotFound("conversation"))?;
+    signal_conversation(app, business_id, conversation, kind, payload).await
+}
+
+/// Signals a conversation's workflow, scoped to its business: another
+/// tenant's conversation is simply not found; a closed one is a conflict.
+pub(crate) async fn signal_conversation(
+    app: &AppState,
+    business_id: BusinessId,
+    conversation: ConversationId,
+    kind: &str,
+    payload: Value,
+) -> AppResult<(StatusCode, Json<Value>)> {
     let mut tx = app.pool.begin().await?;
-    // Scoped to the key's business: another tenant's conversation is simply not found.
     let status: Option<String> =
         sqlx::query_scalar("SELECT status FROM conversations WHERE business_id = $1 AND id = $2")
             .bind(business_id)
@@ -78,4 +86,13 @@ async fn signal(
     app.workflows.signal(&mut tx, run, kind, payload, None).await?;
     tx.commit().await?;
     Ok((StatusCode::ACCEPTED, Json(json!({ "conversation_id": conversation, "signal": kind }))))
+}
+
+/// The owner's text, checked: 1 to 1600 characters.
+pub(crate) fn owner_text(body: &str) -> AppResult<&str> {
+    let text = body.trim();
+    if text.is_empty() || text.chars().count() > MAX_BODY {
+        return Err(AppError::BadRequest(format!("body must be 1 to {MAX_BODY} characters")));
+    }
+    Ok(text)
 }
