@@ -4,37 +4,14 @@
 //! against `expect` with a lenient scorer. `cargo test -p activities --test
 //! corpus -- --nocapture` prints the per-field table and every miss.
 
+use activities::corpus::{same_address, same_service, same_text, same_time, Conversation, Expect};
 use activities::gsm;
-use activities::keywords::{classify, words, Keyword};
+use activities::keywords::{classify, Keyword};
 use activities::responder::{rules, Language, LeadFacts, Turn, TurnInput, MAX_REPLY_CHARS};
-use serde::Deserialize;
 
 const CORPUS: &str = include_str!("../../tests/corpus/conversations-dev.jsonl");
 const BUSINESS: &str = "Cool Air Heating & Cooling";
 const PHONE: &str = "(512) 555-0100";
-
-#[derive(Debug, Deserialize)]
-struct Conversation {
-    id: String,
-    turns: Vec<String>,
-    expect: Expect,
-}
-
-#[derive(Debug, Deserialize)]
-struct Expect {
-    service_needed: Option<String>,
-    service_category: String,
-    urgency: String,
-    name: Option<String>,
-    address: Option<String>,
-    preferred_time: Option<String>,
-    emergency: bool,
-    opt_out_at_turn: Option<usize>,
-    help_at_turn: Option<usize>,
-    human_requested: bool,
-    price_question: bool,
-    language: String,
-}
 
 #[derive(Debug, Default)]
 struct Outcome {
@@ -120,85 +97,6 @@ fn check_reply(id: &str, text: &str) {
     }
 }
 
-fn toks(s: &str) -> Vec<String> {
-    words(s).into_iter().map(|w| canonical(&w).map(str::to_owned).unwrap_or(w)).collect()
-}
-
-fn canonical(w: &str) -> Option<&'static str> {
-    Some(match w {
-        "tmrw" | "tmr" | "2morrow" => "tomorrow",
-        "2day" => "today",
-        "mon" => "monday",
-        "tue" | "tues" => "tuesday",
-        "wed" | "weds" => "wednesday",
-        "thu" | "thur" | "thurs" => "thursday",
-        "fri" => "friday",
-        "sat" => "saturday",
-        "sun" => "sunday",
-        _ => return None,
-    })
-}
-
-fn same_text(e: &Option<String>, g: &Option<String>) -> bool {
-    match (e, g) {
-        (Some(e), Some(g)) => toks(e) == toks(g),
-        (e, g) => e.is_none() && g.is_none(),
-    }
-}
-
-/// Same words in any order ("Dearborn, 2219 Reuter St" = "2219 Reuter St, Dearborn").
-fn same_address(e: &Option<String>, g: &Option<String>) -> bool {
-    match (e, g) {
-        (Some(e), Some(g)) => {
-            let (mut a, mut b) = (toks(e), toks(g));
-            a.sort();
-            b.sort();
-            a == b
-        }
-        (e, g) => e.is_none() && g.is_none(),
-    }
-}
-
-/// Same time words, ignoring fillers ("Anytime tomorrow after 1pm" = "tomorrow after 1pm").
-fn same_time(e: &Option<String>, g: &Option<String>) -> bool {
-    const FILLER: &[&str] = &[
-        "any", "anytime", "time", "sometime", "if", "possible", "works", "please", "pls", "is", "are", "best", "the",
-        "a",
-    ];
-    let key = |s: &str| {
-        let mut t: Vec<String> = toks(s).into_iter().filter(|w| !FILLER.contains(&w.as_str())).collect();
-        t.sort();
-        t.dedup();
-        t
-    };
-    match (e, g) {
-        (Some(e), Some(g)) => key(e) == key(g),
-        (e, g) => e.is_none() && g.is_none(),
-    }
-}
-
-/// Same category, and the key words of the expected description show up.
-fn same_service(x: &Expect, g: &LeadFacts) -> bool {
-    const STOP: &[&str] = &[
-        "the", "a", "an", "and", "or", "on", "in", "of", "to", "from", "for", "is", "it", "its", "just", "near", "off",
-        "up", "el", "no",
-    ];
-    let category = g.service_category.as_deref().unwrap_or("other") == x.service_category;
-    match (&x.service_needed, &g.service_needed) {
-        (Some(e), Some(got)) => {
-            let stem = |w: &str| w.chars().take(4).collect::<String>();
-            let mut got: Vec<String> = toks(got).iter().map(|w| stem(w)).collect();
-            if toks(g.service_needed.as_deref().unwrap_or("")).windows(2).any(|p| p[0] == "co" && p[1] == "detector") {
-                got.extend(["carb".to_owned(), "mono".to_owned()]);
-            }
-            let key: Vec<String> = toks(e).into_iter().filter(|w| w.len() > 1 && !STOP.contains(&w.as_str())).collect();
-            let hits = key.iter().filter(|k| got.contains(&stem(k))).count();
-            category && hits >= key.len().min(2)
-        }
-        (e, got) => category && e.is_none() && got.is_none(),
-    }
-}
-
 const FIELDS: [&str; 13] = [
     "service_needed",
     "service_category",
@@ -225,7 +123,7 @@ fn score(x: &Expect, o: &Outcome) -> [bool; 13] {
     let expected_complete =
         x.service_needed.is_some() && x.name.is_some() && x.address.is_some() && x.preferred_time.is_some();
     [
-        same_service(x, g),
+        same_service(x, g.service_needed.as_deref(), g.service_category.as_deref()),
         g.service_category.as_deref().unwrap_or("other") == x.service_category,
         g.urgency.as_deref().unwrap_or("unknown") == x.urgency,
         same_text(&x.name, &g.name),

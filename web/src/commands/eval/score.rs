@@ -6,30 +6,12 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::Context;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 
 use activities::gsm;
-use activities::keywords::words;
 
-#[derive(Debug, Clone, Deserialize)]
-pub struct Conversation {
-    pub id: String,
-    pub turns: Vec<String>,
-    pub expect: Expect,
-}
-
-#[derive(Debug, Clone, Deserialize)]
-pub struct Expect {
-    pub service_needed: Option<String>,
-    pub service_category: String,
-    pub urgency: String,
-    pub name: Option<String>,
-    pub address: Option<String>,
-    pub preferred_time: Option<String>,
-    pub emergency: bool,
-    pub opt_out_at_turn: Option<usize>,
-    pub help_at_turn: Option<usize>,
-}
+use activities::corpus::{self, same_address, same_service, same_text, same_time};
+pub use activities::corpus::{Conversation, Expect};
 
 /// The lead as the database holds it after the conversation.
 #[derive(Debug, Clone, Default, sqlx::FromRow)]
@@ -90,8 +72,7 @@ pub struct Report {
 
 pub fn load(path: &Path) -> anyhow::Result<Vec<Conversation>> {
     let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
-    let lines = text.lines().enumerate().filter(|(_, l)| !l.trim().is_empty());
-    lines.map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{} line {}", path.display(), i + 1))).collect()
+    corpus::parse(&text).map_err(|e| anyhow::anyhow!("{}: {e}", path.display()))
 }
 
 const FIELDS: [&str; 6] = ["service_needed", "service_category", "urgency", "name", "address", "preferred_time"];
@@ -101,7 +82,11 @@ fn fields(x: &Expect, g: &LeadRow) -> [(Option<String>, Option<String>, bool); 6
     let category = g.service_category.clone().unwrap_or_else(|| "other".into());
     let urgency = g.urgency.clone().unwrap_or_else(|| "unknown".into());
     [
-        (x.service_needed.clone(), g.service_needed.clone(), same_service(x, g)),
+        (
+            x.service_needed.clone(),
+            g.service_needed.clone(),
+            same_service(x, g.service_needed.as_deref(), g.service_category.as_deref()),
+        ),
         (Some(x.service_category.clone()), Some(category.clone()), category == x.service_category),
         (Some(x.urgency.clone()), Some(urgency.clone()), urgency == x.urgency),
         (x.name.clone(), g.name.clone(), same_text(&x.name, &g.name)),
@@ -208,79 +193,4 @@ impl Report {
         }
         t
     }
-}
-
-fn toks(s: &str) -> Vec<String> {
-    words(s).into_iter().map(|w| canonical(&w).map(str::to_owned).unwrap_or(w)).collect()
-}
-
-fn canonical(w: &str) -> Option<&'static str> {
-    Some(match w {
-        "tmrw" | "tmr" | "2morrow" => "tomorrow",
-        "2day" => "today",
-        "mon" => "monday",
-        "tue" | "tues" => "tuesday",
-        "wed" | "weds" => "wednesday",
-        "thu" | "thur" | "thurs" => "thursday",
-        "fri" => "friday",
-        "sat" => "saturday",
-        "sun" => "sunday",
-        _ => return None,
-    })
-}
-
-/// Both absent, or both present and equal under `key`.
-fn same_by(e: &Option<String>, g: &Option<String>, key: impl Fn(&str) -> Vec<String>) -> bool {
-    match (e, g) {
-        (Some(e), Some(g)) => key(e) == key(g),
-        (e, g) => e.is_none() && g.is_none(),
-    }
-}
-
-fn same_text(e: &Option<String>, g: &Option<String>) -> bool {
-    same_by(e, g, toks)
-}
-
-/// Same words in any order ("Dearborn, 2219 Reuter St" = "2219 Reuter St, Dearborn").
-fn same_address(e: &Option<String>, g: &Option<String>) -> bool {
-    same_by(e, g, |s| {
-        let mut t = toks(s);
-        t.sort();
-        t
-    })
-}
-
-/// Same time words, ignoring fillers ("Anytime tomorrow after 1pm" = "tomorrow after 1pm").
-fn same_time(e: &Option<String>, g: &Option<String>) -> bool {
-    const FILLER: &[&str] = &[
-        "any", "anytime", "time", "sometime", "if", "possible", "works", "please", "pls", "is", "are", "best", "the",
-        "a",
-    ];
-    same_by(e, g, |s| {
-        let mut t: Vec<String> = toks(s).into_iter().filter(|w| !FILLER.contains(&w.as_str())).collect();
-        t.sort();
-        t.dedup();
-        t
-    })
-}
-
-/// Same category, and (up to two of) the key words of the expected description show up.
-fn same_service(x: &Expect, g: &LeadRow) -> bool {
-    const STOP: &[&str] = &[
-        "the", "a", "an", "and", "or", "on", "in", "of", "to", "from", "for", "is", "it", "its", "just", "near", "off",
-        "up", "el", "no",
-    ];
-    let category = g.service_category.as_deref().unwrap_or("other") == x.service_category;
-    let (Some(e), Some(got)) = (&x.service_needed, &g.service_needed) else {
-        return category && x.service_needed.is_none() && g.service_needed.is_none();
-    };
-    let stem = |w: &str| w.chars().take(4).collect::<String>();
-    let got_toks = toks(got);
-    let mut got: Vec<String> = got_toks.iter().map(|w| stem(w)).collect();
-    if got_toks.windows(2).any(|p| p[0] == "co" && p[1] == "detector") {
-        got.extend(["carb".to_owned(), "mono".to_owned()]);
-    }
-    let key: Vec<String> = toks(e).into_iter().filter(|w| w.len() > 1 && !STOP.contains(&w.as_str())).collect();
-    let hits = key.iter().filter(|k| got.contains(&stem(k))).count();
-    category && hits >= key.len().min(2)
 }
