@@ -5,36 +5,27 @@ use sqlx::PgPool;
 use web::cli::{AddBusiness, BusinessCommand, UpdateBusiness};
 use web::commands::business;
 
+fn cool_air(name: &str, no_screening: bool) -> AddBusiness {
+    AddBusiness {
+        name: name.into(),
+        twilio_number: "+15125550111".into(),
+        business_phone: "+15125550112".into(),
+        owner_name: "Ana".into(),
+        owner_phone: "+15125550113".into(),
+        owner_email: "ana@example.com".into(),
+        timezone: "America/Denver".into(),
+        avg_job_value: "410".into(),
+        services: vec![],
+        greeting: None,
+        no_screening,
+    }
+}
+
 #[sqlx::test(migrations = false)]
 async fn business_add_then_update_owner_status_and_window(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
-    let add = AddBusiness {
-        name: "Cool Air".into(),
-        twilio_number: "+15125550111".into(),
-        business_phone: "+15125550112".into(),
-        owner_name: "Ana".into(),
-        owner_phone: "+15125550113".into(),
-        owner_email: "ana@example.com".into(),
-        timezone: "America/Denver".into(),
-        avg_job_value: "410".into(),
-        services: vec![],
-        greeting: None,
-        no_screening: true,
-    };
-    business::run(&app.pool, BusinessCommand::Add(add)).await.unwrap();
-    let dup = AddBusiness {
-        name: "Copy".into(),
-        twilio_number: "+15125550111".into(),
-        business_phone: "+15125550112".into(),
-        owner_name: "Ana".into(),
-        owner_phone: "+15125550113".into(),
-        owner_email: "ana@example.com".into(),
-        timezone: "America/Denver".into(),
-        avg_job_value: "410".into(),
-        services: vec![],
-        greeting: None,
-        no_screening: false,
-    };
+    business::run(&app.pool, BusinessCommand::Add(cool_air("Cool Air", true))).await.unwrap();
+    let dup = cool_air("Copy", false);
     let e = business::run(&app.pool, BusinessCommand::Add(dup)).await.unwrap_err();
     assert!(e.to_string().contains("already uses Twilio number"), "{e}");
     let update = UpdateBusiness {

@@ -5,7 +5,8 @@ use std::path::Path;
 use std::time::Instant;
 
 use sqlx::{Connection, Executor, PgConnection};
-use web::commands::eval::{evaluate, replace_db, EvalOptions};
+use web::commands::eval::{evaluate, EvalOptions};
+use web::commands::harness::replace_db;
 
 #[tokio::test]
 async fn the_dev_corpus_replayed_end_to_end_meets_the_floors() {

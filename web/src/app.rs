@@ -52,15 +52,6 @@ impl Running {
         first_err.map_or(Ok(()), Err)
     }
 
-    /// Ends every part at once, as a crash would: in-flight work is dropped
-    /// mid-step and left for the next worker to recover.
-    pub fn abort(self) {
-        self.shutdown.cancel();
-        for (_, task) in self.tasks {
-            task.abort();
-        }
-    }
-
     /// Stops everything and waits for it.
     pub async fn stop(self) -> anyhow::Result<()> {
         self.shutdown.cancel();

@@ -20,7 +20,7 @@ pub const MAX_REPLY_CHARS: usize = 320;
 /// The qualification slots of a lead. `urgency` is one of emergency, soon,
 /// flexible or unknown; `service_category` one of cooling, heating,
 /// maintenance, installation, air_quality, water_heater or other.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, sqlx::FromRow)]
 pub struct LeadFacts {
     pub service_needed: Option<String>,
     pub service_category: Option<String>,

@@ -194,7 +194,7 @@ pub async fn lead_facts(
     business_id: BusinessId,
     id: LeadId,
 ) -> sqlx::Result<crate::responder::LeadFacts> {
-    let row: Option<FactsRow> = sqlx::query_as(
+    let row: Option<crate::responder::LeadFacts> = sqlx::query_as(
         "SELECT service_needed, service_category, urgency, name, address, preferred_time
          FROM leads WHERE business_id = $1 AND id = $2",
     )
@@ -202,25 +202,7 @@ pub async fn lead_facts(
     .bind(id)
     .fetch_optional(db)
     .await?;
-    let r = row.unwrap_or_default();
-    Ok(crate::responder::LeadFacts {
-        service_needed: r.service_needed,
-        service_category: r.service_category,
-        urgency: r.urgency,
-        name: r.name,
-        address: r.address,
-        preferred_time: r.preferred_time,
-    })
-}
-
-#[derive(Default, FromRow)]
-struct FactsRow {
-    service_needed: Option<String>,
-    service_category: Option<String>,
-    urgency: Option<String>,
-    name: Option<String>,
-    address: Option<String>,
-    preferred_time: Option<String>,
+    Ok(row.unwrap_or_default())
 }
 
 /// Stores what a responder extracted: a known value is kept unless the

@@ -9,14 +9,12 @@ use std::time::{Duration, Instant};
 use anyhow::Context;
 use clap::Args;
 use serde::Serialize;
-use sqlx::{Connection, Executor, PgConnection};
 
 use activities::twilio::signature;
 
 use crate::app::{self, Mode};
+use crate::commands::harness::{fake_twilio_settings, Scratch};
 use crate::fake_twilio::FakeTwilio;
-use crate::postgres_finder;
-use crate::settings::Settings;
 
 #[derive(Debug, Args)]
 pub struct BenchArgs {
@@ -49,15 +47,9 @@ struct Report {
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.calls > 0 && args.rate > 0.0, "--calls and --rate must be positive");
-    let data_dir = std::path::PathBuf::from(".demo-data/pg");
-    let pg = postgres_finder::find_or_start(std::env::var("DATABASE_URL").ok(), &data_dir).await?;
-    let db_name = format!("callrecover_bench_{}", std::process::id());
-    let db_url = replace_db(&pg.url, &db_name);
-    let mut admin = PgConnection::connect(&pg.url).await?;
-    admin.execute(format!("CREATE DATABASE {db_name}").as_str()).await?;
-    let result = bench(&args, &db_url).await;
-    admin.execute(format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)").as_str()).await?;
-    pg.stop().await?;
+    let scratch = Scratch::create("callrecover_bench").await?;
+    let result = bench(&args, &scratch.url).await;
+    scratch.drop_all().await?;
     let report = result?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -67,25 +59,10 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     Ok(())
 }
 
-fn replace_db(url: &str, db: &str) -> String {
-    match url.rfind('/') {
-        Some(i) if i > "postgres://".len() => format!("{}/{db}", &url[..i]),
-        _ => format!("{url}/{db}"),
-    }
-}
-
 async fn bench(args: &BenchArgs, db_url: &str) -> anyhow::Result<Report> {
     let fake = FakeTwilio::start().await?;
-    let env = [
-        ("DATABASE_URL", db_url.to_owned()),
-        ("BIND", "127.0.0.1:0".to_owned()),
-        ("BASE_URL", "https://bench.callrecover.test".to_owned()),
-        ("TWILIO_ACCOUNT_SID", fake.account_sid.clone()),
-        ("TWILIO_AUTH_TOKEN", fake.auth_token.clone()),
-        ("TWILIO_API_BASE", fake.base_url()),
-        ("WORKER_POLL_MS", "1000".to_owned()),
-    ];
-    let settings = Settings::from_lookup(|k| env.iter().find(|(n, _)| *n == k).map(|(_, v)| v.clone()))?;
+    let extra = [("WORKER_POLL_MS", "1000")];
+    let settings = fake_twilio_settings(&fake, db_url, "https://bench.callrecover.test", &extra, |_| None)?;
     let pool = app::connect(&settings).await?;
     workflows::migrate(&pool).await?;
     let business = super::demo::seed(&pool).await?;

@@ -11,13 +11,13 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use sqlx::{Connection, Executor, PgConnection, PgPool};
+use sqlx::PgPool;
 
 use activities::twilio::signature;
 
 use crate::app::{self, Mode};
+use crate::commands::harness::{fake_twilio_settings, Scratch};
 use crate::fake_twilio::{FakeTwilio, Sent};
-use crate::postgres_finder;
 use crate::settings::Settings;
 
 pub use score::{Conversation, Miss, Report};
@@ -53,14 +53,10 @@ impl Default for EvalOptions {
 
 pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.concurrency > 0, "--concurrency must be positive");
-    let pg = postgres_finder::find_or_start(std::env::var("DATABASE_URL").ok(), Path::new(".demo-data/pg")).await?;
-    let db_name = format!("callrecover_eval_{}", std::process::id());
-    let mut admin = PgConnection::connect(&pg.url).await?;
-    admin.execute(format!("CREATE DATABASE {db_name}").as_str()).await?;
+    let scratch = Scratch::create("callrecover_eval").await?;
     let opts = EvalOptions { concurrency: args.concurrency, ..EvalOptions::default() };
-    let result = evaluate(&args.file, &replace_db(&pg.url, &db_name), &opts).await;
-    admin.execute(format!("DROP DATABASE IF EXISTS {db_name} WITH (FORCE)").as_str()).await?;
-    pg.stop().await?;
+    let result = evaluate(&args.file, &scratch.url, &opts).await;
+    scratch.drop_all().await?;
     let report = result?;
     if args.json {
         println!("{}", serde_json::to_string(&report)?);
@@ -68,14 +64,6 @@ pub async fn run(args: EvalArgs) -> anyhow::Result<()> {
         print!("{}", report.table());
     }
     Ok(())
-}
-
-/// The URL of database `db` on the server of `url`.
-pub fn replace_db(url: &str, db: &str) -> String {
-    match url.rfind('/') {
-        Some(i) if i > "postgres://".len() => format!("{}/{db}", &url[..i]),
-        _ => format!("{url}/{db}"),
-    }
 }
 
 /// Replays every conversation of `path` against the empty database at
@@ -107,22 +95,9 @@ pub async fn evaluate(path: &Path, database_url: &str, opts: &EvalOptions) -> an
 
 /// Test-speed settings, Twilio faked, follow-ups off, OPENAI_* from the environment.
 fn settings(fake: &FakeTwilio, database_url: &str) -> anyhow::Result<Settings> {
-    let env = [
-        ("DATABASE_URL", database_url.to_owned()),
-        ("BIND", "127.0.0.1:0".to_owned()),
-        ("BASE_URL", "https://eval.callrecover.test".to_owned()),
-        ("TWILIO_ACCOUNT_SID", fake.account_sid.clone()),
-        ("TWILIO_AUTH_TOKEN", fake.auth_token.clone()),
-        ("TWILIO_API_BASE", fake.base_url()),
-        ("WORKER_POLL_MS", "100".to_owned()),
-        ("FOLLOW_UP_DELAYS", "off".to_owned()),
-    ];
-    let lookup = |k: &str| match env.iter().find(|(n, _)| *n == k) {
-        Some((_, v)) => Some(v.clone()),
-        None if k.starts_with("OPENAI_") => std::env::var(k).ok(),
-        None => None,
-    };
-    Ok(Settings::from_lookup(lookup)?)
+    let extra = [("WORKER_POLL_MS", "100"), ("FOLLOW_UP_DELAYS", "off")];
+    let openai = |k: &str| if k.starts_with("OPENAI_") { std::env::var(k).ok() } else { None };
+    Ok(fake_twilio_settings(fake, database_url, "https://eval.callrecover.test", &extra, openai)?)
 }
 
 /// The demo business, answered by the responder at once: no screening, no owner window.

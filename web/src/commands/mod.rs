@@ -4,3 +4,4 @@ pub mod bench;
 pub mod business;
 pub mod demo;
 pub mod eval;
+pub mod harness;

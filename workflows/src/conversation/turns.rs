@@ -168,16 +168,21 @@ fn replied(ids: &Ids, turn: u32, reply: &Reply, ctx: &Ctx) -> Decision {
         commands.push(Command::FlagHuman { conversation_id: ids.conversation_id });
         commands.push(Command::Text(TextKind::OwnerAlert { alert: Alert::HumanNeeded, turn }));
     }
-    let state = State::Waiting {
+    Decision { state: waiting_from_now(ids, ctx, next_at, next), commands, note: "replied" }
+}
+
+/// Waiting for the customer, with the follow-up schedule restarted from now
+/// (our message just went out, or the owner just handed back).
+fn waiting_from_now(ids: &Ids, ctx: &Ctx, next_at: DateTime<Utc>, turn: u32) -> State {
+    State::Waiting {
         conversation_id: ids.conversation_id,
         lead_id: ids.lead_id,
         caller: ids.caller.clone(),
         text_back_at: ctx.now,
         follow_ups_sent: 0,
         next_at,
-        turn: next,
-    };
-    Decision { state, commands, note: "replied" }
+        turn,
+    }
 }
 
 fn close(ids: &Ids, status: &'static str) -> Command {
@@ -259,15 +264,7 @@ fn returned(ids: &Ids, state: &State, ctx: &Ctx) -> Decision {
     }
     let next_at = ctx.first_follow_up();
     Decision {
-        state: State::Waiting {
-            conversation_id: ids.conversation_id,
-            lead_id: ids.lead_id,
-            caller: ids.caller.clone(),
-            text_back_at: ctx.now,
-            follow_ups_sent: 0,
-            next_at,
-            turn: ids.turn,
-        },
+        state: waiting_from_now(ids, ctx, next_at, ids.turn),
         commands: vec![Command::Conversation {
             conversation_id: ids.conversation_id,
             status: "active",

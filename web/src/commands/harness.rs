@@ -1,0 +1,77 @@
+//! What `bench` and `eval` share: a scratch database on whatever PostgreSQL
+//! the demo would use, and settings that point Twilio at a local fake.
+
+use sqlx::{Connection, Executor, PgConnection};
+
+use crate::fake_twilio::FakeTwilio;
+use crate::postgres_finder::{self, PgEndpoint};
+use crate::settings::{ConfigError, Settings};
+
+/// A database created for one run and dropped by [`Scratch::drop_all`].
+pub struct Scratch {
+    pg: PgEndpoint,
+    name: String,
+    pub url: String,
+}
+
+impl Scratch {
+    /// Finds PostgreSQL as `demo` does and creates `<prefix>_<pid>` on it.
+    pub async fn create(prefix: &str) -> anyhow::Result<Self> {
+        let pg = postgres_finder::find_or_start(std::env::var("DATABASE_URL").ok(), ".demo-data/pg".as_ref()).await?;
+        let name = format!("{prefix}_{}", std::process::id());
+        let mut admin = PgConnection::connect(&pg.url).await?;
+        admin.execute(format!("CREATE DATABASE {name}").as_str()).await?;
+        let url = replace_db(&pg.url, &name);
+        Ok(Self { pg, name, url })
+    }
+
+    /// Drops the database and stops a private cluster if this run started one.
+    pub async fn drop_all(self) -> anyhow::Result<()> {
+        let mut admin = PgConnection::connect(&self.pg.url).await?;
+        admin.execute(format!("DROP DATABASE IF EXISTS {} WITH (FORCE)", self.name).as_str()).await?;
+        self.pg.stop().await?;
+        Ok(())
+    }
+}
+
+/// The URL of database `db` on the server of `url`.
+pub fn replace_db(url: &str, db: &str) -> String {
+    match url.rfind('/') {
+        Some(i) if i > "postgres://".len() => format!("{}/{db}", &url[..i]),
+        _ => format!("{url}/{db}"),
+    }
+}
+
+/// Settings on `database_url` with Twilio at `fake`, plus `extra`; any other
+/// variable falls back to `passthrough` (e.g. `OPENAI_*` from the environment).
+pub fn fake_twilio_settings(
+    fake: &FakeTwilio,
+    database_url: &str,
+    base_url: &str,
+    extra: &[(&str, &str)],
+    passthrough: impl Fn(&str) -> Option<String>,
+) -> Result<Settings, ConfigError> {
+    let mut env: Vec<(String, String)> = vec![
+        ("DATABASE_URL".into(), database_url.into()),
+        ("BIND".into(), "127.0.0.1:0".into()),
+        ("BASE_URL".into(), base_url.into()),
+        ("TWILIO_ACCOUNT_SID".into(), fake.account_sid.clone()),
+        ("TWILIO_AUTH_TOKEN".into(), fake.auth_token.clone()),
+        ("TWILIO_API_BASE".into(), fake.base_url()),
+    ];
+    env.extend(extra.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())));
+    Settings::from_lookup(|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()).or_else(|| passthrough(k)))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn replace_db_swaps_only_the_database_name() {
+        assert_eq!(
+            replace_db("postgres://postgres@127.0.0.1:5432/callrecover_demo", "x"),
+            "postgres://postgres@127.0.0.1:5432/x"
+        );
+    }
+}
