@@ -20,6 +20,14 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("owner_emergency", include_str!("../../prompts/sms/owner_emergency.txt.j2")),
     ("owner_human_needed", include_str!("../../prompts/sms/owner_human_needed.txt.j2")),
     ("owner_forward", include_str!("../../prompts/sms/owner_forward.txt.j2")),
+    ("booking_offer", include_str!("../../prompts/sms/booking_offer.txt.j2")),
+    ("booking_reoffer", include_str!("../../prompts/sms/booking_reoffer.txt.j2")),
+    ("booking_confirmed", include_str!("../../prompts/sms/booking_confirmed.txt.j2")),
+    ("booking_handoff", include_str!("../../prompts/sms/booking_handoff.txt.j2")),
+    ("booking_cancelled", include_str!("../../prompts/sms/booking_cancelled.txt.j2")),
+    ("booking_none", include_str!("../../prompts/sms/booking_none.txt.j2")),
+    ("owner_booked", include_str!("../../prompts/sms/owner_booked.txt.j2")),
+    ("owner_cancelled", include_str!("../../prompts/sms/owner_cancelled.txt.j2")),
 ];
 
 /// The template set, built once at startup.

@@ -65,6 +65,7 @@ fn replay(c: &Conversation) -> Outcome {
             known: &out.lead,
             history: &history,
             new_texts: &new_texts,
+            booking: None,
         };
         let reply = rules::respond(&input);
         check_reply(&c.id, &reply.text);

@@ -143,6 +143,7 @@ async fn turn(answer: Answer, disclose_bot: bool) -> (Result<Reply, ResponderErr
         known: &known,
         history: &history,
         new_texts: &new_texts,
+        booking: None,
     };
     let result = responder(addr, Duration::from_secs(5)).respond(&input, &extras()).await;
     let seen = fake.seen.lock().unwrap().clone();
@@ -282,6 +283,7 @@ async fn a_hanging_server_times_out() {
         known: &known,
         history: &[],
         new_texts: &new_texts,
+        booking: None,
     };
     let started = Instant::now();
     let err = responder(addr, Duration::from_millis(300)).respond(&input, &PromptExtras::default()).await.unwrap_err();

@@ -38,6 +38,8 @@ async fn a_reply_to_the_text_back_is_answered_and_the_lead_filled(pool: PgPool) 
 async fn a_fully_qualified_lead_alerts_the_owner(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     app.owner_window(0, "offline").await;
+    // No open times to offer: the qualified lead goes straight to the owner.
+    sqlx::query("UPDATE businesses SET business_hours = '{}'").execute(&app.pool).await.unwrap();
     let caller = app.texted_back_caller().await;
     app.text(&caller, "Hi this is Karen Whitfield, furnace wont kick on, it just clicks. 419 N Oak St Apt 2, Springfield 62702. Anytime tomorrow after 1pm works").await;
     assert_eq!(app.wait_for_sms(&caller, 2, WAIT).await.len(), 2);

@@ -3,6 +3,7 @@
 
 mod api;
 mod bad_input;
+mod booking;
 mod cli;
 mod conversation;
 mod durability;

@@ -8,10 +8,12 @@
 
 use serde::{Deserialize, Serialize};
 
+pub mod booking;
 mod engine;
 pub mod openai;
 pub mod rules;
 
+pub use booking::{BookingIntent, BookingView};
 pub use engine::{ReplyFuture, Responder, RulesEngine};
 
 /// Longest reply a responder may return (two GSM-7 segments; Twilio's advice).
@@ -73,6 +75,8 @@ pub struct TurnInput<'a> {
     pub history: &'a [Turn],
     /// The customer texts received since our last reply: one, or a burst.
     pub new_texts: &'a [String],
+    /// Times on offer and the customer's appointment, when booking is in play.
+    pub booking: Option<&'a BookingView>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -109,4 +113,7 @@ pub struct Reply {
     /// The customer sincerely asked whether they are talking to a bot.
     pub bot_question: bool,
     pub language: Language,
+    /// What the texts mean for the times on offer or the customer's appointment.
+    #[serde(default)]
+    pub booking: BookingIntent,
 }

@@ -9,6 +9,7 @@ use activities::store::businesses::Business;
 use activities::store::conversations::{self, LeadSource, Opened};
 use activities::store::messages::{self, Audience, NewOutbound};
 
+use super::calendar;
 use super::state::{Alert, CallBackReason, Command, Event, Notice, State, TextKind};
 use crate::engine::runs::{self, RunRow};
 use crate::engine::{EngineError, Workflows};
@@ -92,7 +93,41 @@ pub(crate) async fn apply(
         }
         // The driver runs the responder between transactions; nothing to store.
         Command::Respond { .. } => Ok(None),
+        Command::Offer { turn, prefer, exclude, reschedule } => {
+            let t = calendar::Turn { business, state: next, now: Utc::now() };
+            let written = calendar::offer_times(conn, &t, prefer.as_ref(), exclude, *reschedule).await?;
+            reply_with(wf, conn, run, business, next, *turn, written).await
+        }
+        Command::Book { turn, slot, moving, .. } => {
+            let t = calendar::Turn { business, state: next, now: Utc::now() };
+            let written = calendar::book(conn, &t, slot, *moving).await?;
+            reply_with(wf, conn, run, business, next, *turn, written).await
+        }
+        Command::CancelAppointment { turn } => {
+            let t = calendar::Turn { business, state: next, now: Utc::now() };
+            let written = calendar::cancel(conn, &t).await?;
+            reply_with(wf, conn, run, business, next, *turn, written).await
+        }
     }
+}
+
+/// Queues the calendar's reply for `turn` and hands its event back to the rules.
+async fn reply_with(
+    wf: &Workflows,
+    conn: &mut PgConnection,
+    run: &RunRow,
+    business: &Business,
+    state: &State,
+    turn: u32,
+    written: calendar::Written,
+) -> Result<Option<Event>, EngineError> {
+    let (Some(caller), conversation_id) = caller_and_conversation(state) else {
+        return Ok(None);
+    };
+    let body = wf.0.templates.render(written.template, written.ctx)?;
+    let purpose = format!("reply_{turn}");
+    queue(conn, run, business, conversation_id, &purpose, Audience::Customer, caller, &body, None).await?;
+    Ok(Some(written.event))
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -244,6 +279,7 @@ async fn queue_text(
             let body = owner_alert(conn, t, business, prev, caller, alert, link(wf, conversation_id)).await?;
             (&business.owner_phone, Audience::Owner, body, None)
         }
+        TextKind::HandOff { .. } => (caller, Audience::Customer, t.render("booking_handoff", context! {})?, None),
         TextKind::Forward { message_id } => {
             let Some(m) = messages::get_message(&mut *conn, business.id, message_id).await? else {
                 return Ok(());
@@ -278,16 +314,32 @@ async fn owner_alert(
     link: String,
 ) -> Result<String, EngineError> {
     let l = lead_of(conn, business, state).await?;
+    let when = appointment_time(conn, business, state).await?;
     let ctx = context! {
         caller => caller.display_national(), name => l.name, service => l.service_needed,
-        urgency => l.urgency, address => l.address, preferred_time => l.preferred_time, link,
+        urgency => l.urgency, address => l.address, preferred_time => l.preferred_time, link, when,
     };
     let name = match alert {
         Alert::Qualified => "owner_qualified",
         Alert::Emergency => "owner_emergency",
         Alert::HumanNeeded => "owner_human_needed",
+        Alert::Booked => "owner_booked",
+        Alert::Cancelled => "owner_cancelled",
     };
     Ok(t.render(name, ctx)?)
+}
+
+/// The lead's latest appointment, formatted for the owner ("" when none).
+async fn appointment_time(conn: &mut PgConnection, business: &Business, s: &State) -> Result<String, EngineError> {
+    let lead_id = match s {
+        State::Greeting { lead_id, .. }
+        | State::Waiting { lead_id, .. }
+        | State::Replying { lead_id, .. }
+        | State::Human { lead_id, .. } => *lead_id,
+        _ => return Ok(String::new()),
+    };
+    let latest = activities::store::appointments::latest_for_lead(&mut *conn, business.id, lead_id).await?;
+    Ok(latest.map(|a| activities::booking::format_slot(&a.slot(), business.timezone.tz())).unwrap_or_default())
 }
 
 /// The one-tap takeover link for an owner alert ("" when there is no conversation).

@@ -1,6 +1,8 @@
 //! The conversation workflow: started by a missed call, it texts the caller
 //! back, alerts the owner, and follows up until the customer answers.
 
+mod booking;
+mod calendar;
 pub(crate) mod driver;
 mod effects;
 pub(crate) mod respond;
@@ -8,6 +10,8 @@ pub mod state;
 pub mod transition;
 mod turns;
 
+#[cfg(test)]
+mod booking_tests;
 #[cfg(test)]
 mod tests;
 #[cfg(test)]

@@ -5,9 +5,9 @@ use chrono::Utc;
 use sqlx::PgConnection;
 
 use activities::responder::openai::PromptExtras;
-use activities::responder::{LeadFacts, Reply, Responder, RulesEngine, Turn, TurnInput};
+use activities::responder::{BookingView, LeadFacts, Reply, Responder, RulesEngine, Turn, TurnInput};
 use activities::store::businesses::Business;
-use activities::store::{conversations, messages};
+use activities::store::{appointments, conversations, messages};
 
 use super::state::State;
 use crate::engine::{EngineError, Workflows};
@@ -27,6 +27,7 @@ pub struct ResponseContext {
     pub history: Vec<Turn>,
     pub new_texts: Vec<String>,
     pub extras: PromptExtras,
+    pub booking: Option<BookingView>,
 }
 
 pub(crate) async fn load(
@@ -34,8 +35,8 @@ pub(crate) async fn load(
     business: &Business,
     state: &State,
 ) -> Result<ResponseContext, EngineError> {
-    let (conversation_id, lead_id) = match state {
-        State::Replying { conversation_id, lead_id, .. } => (*conversation_id, *lead_id),
+    let (conversation_id, lead_id, offered) = match state {
+        State::Replying { conversation_id, lead_id, booking, .. } => (*conversation_id, *lead_id, &booking.offered),
         _ => return Err(EngineError::NotReplying),
     };
     let known = conversations::lead_facts(&mut *conn, business.id, lead_id).await?;
@@ -57,7 +58,24 @@ pub(crate) async fn load(
         history,
         new_texts,
         extras: extras(business),
+        booking: booking_view(conn, business, lead_id, offered).await?,
     })
+}
+
+/// The times on offer and the customer's upcoming appointment, if either.
+async fn booking_view(
+    conn: &mut PgConnection,
+    business: &Business,
+    lead_id: activities::domain::LeadId,
+    offered: &[activities::booking::Slot],
+) -> Result<Option<BookingView>, EngineError> {
+    let tz = business.timezone.tz();
+    let upcoming = appointments::active_for_lead(&mut *conn, business.id, lead_id).await?;
+    let appointment = upcoming.map(|a| activities::booking::format_slot(&a.slot(), tz));
+    if offered.is_empty() && appointment.is_none() {
+        return Ok(None);
+    }
+    Ok(Some(BookingView { offered: offered.to_vec(), tz, now: Utc::now(), appointment }))
 }
 
 fn extras(business: &Business) -> PromptExtras {
@@ -91,13 +109,21 @@ pub(crate) async fn respond(wf: &Workflows, ctx: &ResponseContext) -> Result<Rep
         known: &ctx.known,
         history: &ctx.history,
         new_texts: &ctx.new_texts,
+        booking: ctx.booking.as_ref(),
     };
     // The configured model first, then the rules engine (which never fails).
     let chain = wf.0.cfg.llm.iter().map(|r| r.as_ref()).chain([&RulesEngine as &dyn Responder]);
     let mut last = None;
     for responder in chain {
         match responder.respond(&input, &ctx.extras).await {
-            Ok(reply) => return Ok(reply),
+            Ok(mut reply) => {
+                // A customer with an appointment is past qualifying: no new
+                // offer or qualified-lead alert, only cancel or move.
+                if ctx.booking.as_ref().is_some_and(|b| b.appointment.is_some()) {
+                    reply.qualified = false;
+                }
+                return Ok(reply);
+            }
             Err(e) => {
                 tracing::warn!(responder = responder.name(), error = %e, "responder failed; trying the next");
                 last = Some(e);

@@ -3,7 +3,9 @@
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use activities::domain::{CallId, ConversationId, LeadId, MessageId, PhoneNumber};
+use activities::booking::choice::Preference;
+use activities::booking::Slot;
+use activities::domain::{AppointmentId, CallId, ConversationId, LeadId, MessageId, PhoneNumber};
 use activities::responder::Reply;
 
 /// Where a conversation workflow stands. Persisted as JSONB on its run.
@@ -35,6 +37,8 @@ pub enum State {
         /// Replies sent so far; numbers the outbox purposes of this cycle.
         #[serde(default)]
         turn: u32,
+        #[serde(default)]
+        booking: Booking,
     },
     /// The customer wrote; the reply is due at `due_at` (after the owner's
     /// window to answer first).
@@ -48,6 +52,8 @@ pub enum State {
         /// minutes later is no longer a direct reply and keeps daytime hours.
         #[serde(default)]
         since: Option<DateTime<Utc>>,
+        #[serde(default)]
+        booking: Booking,
     },
     /// The owner took over: no AI, no follow-ups; customer texts are forwarded.
     Human {
@@ -57,6 +63,8 @@ pub enum State {
         turn: u32,
         /// When the oldest text the owner has not answered arrived.
         unanswered: Option<DateTime<Utc>>,
+        #[serde(default)]
+        booking: Booking,
     },
     /// A one-off compliance reply (STOP confirmation, START, HELP) to a number
     /// with no live conversation.
@@ -67,6 +75,20 @@ pub enum State {
     Done {
         outcome: Outcome,
     },
+}
+
+/// Where booking stands in a live conversation.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Booking {
+    /// The times last offered, in the order the customer saw them.
+    #[serde(default)]
+    pub offered: Vec<Slot>,
+    /// Offers made so far; after two without agreement the owner takes it.
+    #[serde(default)]
+    pub offers: u8,
+    /// The appointment being moved, when the customer asked to reschedule.
+    #[serde(default)]
+    pub moving: Option<AppointmentId>,
 }
 
 /// The one-off replies a keyword gets.
@@ -95,6 +117,10 @@ pub enum Outcome {
     NoResponse,
     /// A one-off notice was sent.
     Notified,
+    /// An appointment was booked (or moved).
+    Booked,
+    /// The customer cancelled their appointment.
+    Cancelled,
 }
 
 /// A signal the web layer sent the run.
@@ -134,6 +160,16 @@ pub enum Event {
     Signal(SignalKind),
     /// The responder answered the texts pending at `turn`.
     Responded { turn: u32, reply: Box<Reply> },
+    /// Times were offered to the customer (the text is queued).
+    Offered { slots: Vec<Slot>, moving: Option<AppointmentId> },
+    /// No time could be offered (the hand-off text is queued).
+    NoSlots,
+    /// The appointment is in the calendar (the confirmation is queued).
+    Booked { appointment_id: AppointmentId },
+    /// The customer's appointment was cancelled (the confirmation is queued).
+    Cancelled,
+    /// Asked to cancel or move, but no upcoming appointment was found (the answer is queued).
+    NoAppointment,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -172,6 +208,10 @@ pub enum TextKind {
         alert: Alert,
         turn: u32,
     },
+    /// "Someone will call you shortly": the reply to `turn` when booking ends with the owner.
+    HandOff {
+        turn: u32,
+    },
     /// A customer text relayed to the owner during a takeover.
     Forward {
         message_id: MessageId,
@@ -184,6 +224,8 @@ pub enum Alert {
     Qualified,
     Emergency,
     HumanNeeded,
+    Booked,
+    Cancelled,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -209,6 +251,25 @@ pub enum Command {
     },
     /// The responder read an opt-out the keyword pass did not: record it.
     RecordOptOut,
+    /// Offer appointment times as the reply to `turn` (slots read in the
+    /// transaction; `prefer` narrows them, `exclude` drops ones already refused).
+    Offer {
+        turn: u32,
+        prefer: Option<Preference>,
+        exclude: Vec<Slot>,
+        reschedule: bool,
+    },
+    /// Book (or move) the customer into `slot`; a taken slot gets a new offer.
+    Book {
+        turn: u32,
+        slot: Slot,
+        moving: Option<AppointmentId>,
+        offers: u8,
+    },
+    /// Cancel the customer's upcoming appointment.
+    CancelAppointment {
+        turn: u32,
+    },
     /// Queue the owner's own text to the customer.
     OwnerText {
         key: i64,
@@ -250,11 +311,13 @@ impl TextKind {
             TextKind::Help { key } => format!("help_{key}"),
             // Qualified and emergency alerts go out once per conversation; a
             // responder reports `qualified` on every turn after it is true.
-            TextKind::OwnerAlert { alert: alert @ (Alert::Qualified | Alert::Emergency), .. } => {
-                format!("alert_{alert:?}").to_lowercase()
-            }
+            TextKind::OwnerAlert {
+                alert: alert @ (Alert::Qualified | Alert::Emergency | Alert::Booked | Alert::Cancelled),
+                ..
+            } => format!("alert_{alert:?}").to_lowercase(),
             TextKind::OwnerAlert { alert, turn } => format!("alert_{alert:?}_{turn}").to_lowercase(),
             TextKind::Forward { message_id } => format!("forward_{message_id}"),
+            TextKind::HandOff { turn } => format!("reply_{turn}"),
         }
     }
 }

@@ -67,7 +67,16 @@ fn greeting((conversation_id, lead_id): Ids) -> State {
 fn waiting((conversation_id, lead_id): Ids, text_back_at: At, sent: u8, next_at: At) -> State {
     let caller = caller();
     let follow_ups_sent = sent;
-    State::Waiting { conversation_id, lead_id, caller, text_back_at, follow_ups_sent, next_at, turn: 0 }
+    State::Waiting {
+        conversation_id,
+        lead_id,
+        caller,
+        text_back_at,
+        follow_ups_sent,
+        next_at,
+        turn: 0,
+        booking: Booking::default(),
+    }
 }
 
 fn ended(outcome: Outcome) -> State {

@@ -3,7 +3,7 @@
 use chrono::{DateTime, Duration, NaiveTime, TimeZone, Utc};
 use chrono_tz::Tz;
 
-use super::state::{CallBackReason, Command, DeliveryResult, Event, Outcome, State, TextKind, WakeFacts};
+use super::state::{Booking, CallBackReason, Command, DeliveryResult, Event, Outcome, State, TextKind, WakeFacts};
 
 /// What the rules need besides the state: the clock and the recipient's zone.
 #[derive(Debug, Clone, Copy)]
@@ -115,6 +115,7 @@ fn greeted(state: &State, result: DeliveryResult, ctx: &Ctx) -> Decision {
                     follow_ups_sent: 0,
                     next_at,
                     turn: 0,
+                    booking: Booking::default(),
                 },
                 commands: vec![
                     Command::LeadStatus { lead_id: *lead_id, to: "contacted", from: &["new"] },
@@ -157,7 +158,8 @@ fn greeted(state: &State, result: DeliveryResult, ctx: &Ctx) -> Decision {
 }
 
 fn follow_up(state: &State, f: WakeFacts, ctx: &Ctx) -> Decision {
-    let State::Waiting { conversation_id, lead_id, caller, text_back_at, follow_ups_sent, turn, .. } = state else {
+    let State::Waiting { conversation_id, lead_id, caller, text_back_at, follow_ups_sent, turn, booking, .. } = state
+    else {
         return keep(state);
     };
     let close = |status: &'static str, n: u8| Command::Conversation {
@@ -213,6 +215,7 @@ fn follow_up(state: &State, f: WakeFacts, ctx: &Ctx) -> Decision {
             follow_ups_sent: n,
             next_at,
             turn: *turn,
+            booking: booking.clone(),
         },
         commands: vec![
             text,

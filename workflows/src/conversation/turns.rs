@@ -6,7 +6,7 @@ use chrono::{DateTime, Duration, Utc};
 use activities::domain::{ConversationId, LeadId, PhoneNumber};
 use activities::responder::Reply;
 
-use super::state::{Alert, Command, Event, Outcome, SignalKind, State, TextKind};
+use super::state::{Alert, Booking, Command, Event, Outcome, SignalKind, State, TextKind};
 use super::transition::{done, keep, within_window, Ctx, Decision};
 
 /// Leads that can still move forward (never back from booked or completed).
@@ -14,6 +14,9 @@ const OPEN_LEAD: &[&str] = &["new", "contacted", "qualifying"];
 
 /// The rules for signals and replies; None lets the follow-up rules decide.
 pub(super) fn step(state: &State, event: &Event, ctx: &Ctx) -> Option<Decision> {
+    if let Some(d) = super::booking::on_calendar(state, event) {
+        return Some(d);
+    }
     let ids = live(state)?;
     Some(match event {
         Event::Signal(SignalKind::OptOut) => opted_out(&ids),
@@ -71,22 +74,31 @@ const DIRECT_REPLY: Duration = Duration::minutes(5);
 
 /// What identifies a live conversation in any of its states.
 pub(super) struct Ids {
-    conversation_id: ConversationId,
-    lead_id: LeadId,
-    caller: PhoneNumber,
-    turn: u32,
+    pub(super) conversation_id: ConversationId,
+    pub(super) lead_id: LeadId,
+    pub(super) caller: PhoneNumber,
+    pub(super) turn: u32,
+    pub(super) booking: Booking,
 }
 
-fn live(state: &State) -> Option<Ids> {
+pub(super) fn live(state: &State) -> Option<Ids> {
     match state {
-        State::Greeting { conversation_id, lead_id, caller } => {
-            Some(Ids { conversation_id: *conversation_id, lead_id: *lead_id, caller: caller.clone(), turn: 0 })
-        }
-        State::Waiting { conversation_id, lead_id, caller, turn, .. }
-        | State::Replying { conversation_id, lead_id, caller, turn, .. }
-        | State::Human { conversation_id, lead_id, caller, turn, .. } => {
-            Some(Ids { conversation_id: *conversation_id, lead_id: *lead_id, caller: caller.clone(), turn: *turn })
-        }
+        State::Greeting { conversation_id, lead_id, caller } => Some(Ids {
+            conversation_id: *conversation_id,
+            lead_id: *lead_id,
+            caller: caller.clone(),
+            turn: 0,
+            booking: Booking::default(),
+        }),
+        State::Waiting { conversation_id, lead_id, caller, turn, booking, .. }
+        | State::Replying { conversation_id, lead_id, caller, turn, booking, .. }
+        | State::Human { conversation_id, lead_id, caller, turn, booking, .. } => Some(Ids {
+            conversation_id: *conversation_id,
+            lead_id: *lead_id,
+            caller: caller.clone(),
+            turn: *turn,
+            booking: booking.clone(),
+        }),
         State::Start { .. } | State::Notice { .. } | State::Done { .. } => None,
     }
 }
@@ -98,7 +110,7 @@ pub(super) fn first_text(
     caller: &PhoneNumber,
     ctx: &Ctx,
 ) -> Decision {
-    let ids = Ids { conversation_id, lead_id, caller: caller.clone(), turn: 0 };
+    let ids = Ids { conversation_id, lead_id, caller: caller.clone(), turn: 0, booking: Booking::default() };
     let mut d = replying(&ids, ctx, None);
     d.note = "conversation_opened_by_text";
     d
@@ -115,6 +127,7 @@ fn replying(ids: &Ids, ctx: &Ctx, keep: Option<(DateTime<Utc>, Option<DateTime<U
             turn: ids.turn,
             due_at,
             since,
+            booking: ids.booking.clone(),
         },
         commands: vec![
             Command::Conversation {
@@ -148,7 +161,6 @@ fn replied(ids: &Ids, turn: u32, reply: &Reply, ctx: &Ctx) -> Decision {
     let next = turn + 1;
     let next_at = ctx.first_follow_up();
     let mut commands = vec![
-        Command::Reply { turn, body: reply.text.clone() },
         Command::UpdateLead { lead_id: ids.lead_id, reply: Box::new(reply.clone()) },
         Command::Conversation {
             conversation_id: ids.conversation_id,
@@ -157,16 +169,28 @@ fn replied(ids: &Ids, turn: u32, reply: &Reply, ctx: &Ctx) -> Decision {
             next_at: Some(next_at),
         },
     ];
-    if reply.qualified {
-        commands.push(Command::LeadStatus { lead_id: ids.lead_id, to: "qualified", from: OPEN_LEAD });
-        commands.push(Command::Text(TextKind::OwnerAlert { alert: Alert::Qualified, turn }));
-    }
+    let plan = super::booking::plan(&ids.booking, turn, reply);
     if reply.emergency {
         commands.push(Command::Text(TextKind::OwnerAlert { alert: Alert::Emergency, turn }));
     }
     if reply.human_needed {
         commands.push(Command::FlagHuman { conversation_id: ids.conversation_id });
         commands.push(Command::Text(TextKind::OwnerAlert { alert: Alert::HumanNeeded, turn }));
+    }
+    if reply.qualified {
+        commands.push(Command::LeadStatus { lead_id: ids.lead_id, to: "qualified", from: OPEN_LEAD });
+    }
+    match plan {
+        super::booking::Plan::Command(cmd) => commands.push(cmd),
+        super::booking::Plan::HandOff => return super::booking::hand_off(ids, turn, commands),
+        super::booking::Plan::Reply => {
+            commands.insert(0, Command::Reply { turn, body: reply.text.clone() });
+            // While times are on offer the owner hears of the lead when it is
+            // booked or handed over, not at every turn of the choosing.
+            if reply.qualified && ids.booking.offers == 0 {
+                commands.push(Command::Text(TextKind::OwnerAlert { alert: Alert::Qualified, turn }));
+            }
+        }
     }
     Decision { state: waiting_from_now(ids, ctx, next_at, next), commands, note: "replied" }
 }
@@ -182,10 +206,11 @@ fn waiting_from_now(ids: &Ids, ctx: &Ctx, next_at: DateTime<Utc>, turn: u32) -> 
         follow_ups_sent: 0,
         next_at,
         turn,
+        booking: ids.booking.clone(),
     }
 }
 
-fn close(ids: &Ids, status: &'static str) -> Command {
+pub(super) fn close(ids: &Ids, status: &'static str) -> Command {
     Command::Conversation { conversation_id: ids.conversation_id, status, follow_ups: 0, next_at: None }
 }
 
@@ -224,6 +249,7 @@ fn owner_wrote(ids: &Ids, key: i64, body: &str) -> Decision {
             caller: ids.caller.clone(),
             turn: ids.turn,
             unanswered: None,
+            booking: ids.booking.clone(),
         },
         commands: vec![Command::OwnerText { key, body: body.to_owned() }, close(ids, "human_active")],
         note: "owner_wrote",
@@ -245,6 +271,7 @@ fn taken_over(ids: &Ids, state: &State) -> Decision {
             caller: ids.caller.clone(),
             turn: ids.turn,
             unanswered,
+            booking: ids.booking.clone(),
         },
         commands: vec![close(ids, "human_active")],
         note: "owner_took_over",

@@ -36,6 +36,7 @@ fn waiting(turn: u32) -> State {
         follow_ups_sent: 0,
         next_at: at(17, 0),
         turn,
+        booking: Booking::default(),
     }
 }
 
@@ -97,7 +98,8 @@ fn qualified_emergency_and_human_needed_alert_the_owner() {
         .into_iter()
         .filter_map(|k| if let TextKind::OwnerAlert { alert, .. } = k { Some(alert) } else { None })
         .collect();
-    assert_eq!(alerts, vec![Alert::Qualified, Alert::Emergency, Alert::HumanNeeded]);
+    // The emergency first: it is the one the owner must act on now.
+    assert_eq!(alerts, vec![Alert::Emergency, Alert::HumanNeeded, Alert::Qualified]);
     assert!(d.commands.iter().any(|c| matches!(c, Command::LeadStatus { to: "qualified", .. })));
     assert!(d.commands.iter().any(|c| matches!(c, Command::FlagHuman { .. })));
 }

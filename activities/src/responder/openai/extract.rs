@@ -12,13 +12,15 @@ use async_openai::types::chat::{
 use serde::Deserialize;
 use serde_json::json;
 
-use crate::responder::{Language, LeadFacts};
+use crate::booking::choice::{self, Choice};
+use crate::responder::{BookingIntent, BookingView, Language, LeadFacts};
 
 pub(super) const TOOL_NAME: &str = "update_lead_info";
 
 const CATEGORIES: &[&str] =
     &["cooling", "heating", "maintenance", "installation", "air_quality", "water_heater", "other"];
 const URGENCIES: &[&str] = &["emergency", "soon", "flexible"];
+const BOOKING_CHOICES: &[&str] = &["none", "pick", "other", "decline", "cancel", "reschedule"];
 /// The `LeadFacts` fields a customer can correct, as `Reply::corrections` names them.
 const FIELDS: &[&str] = &["service_needed", "service_category", "urgency", "name", "address", "preferred_time"];
 /// Longer values are model rambling, not a name or an address.
@@ -35,6 +37,49 @@ pub(super) struct Extraction {
     pub opt_out: bool,
     pub bot_question: bool,
     pub language: Language,
+    pub booking: BookingAnswer,
+}
+
+/// The model's reading of the customer's answer about times, unchecked
+/// against what was offered until [`BookingAnswer::intent`].
+#[derive(Debug, Default, Clone, PartialEq, Eq)]
+pub(super) struct BookingAnswer {
+    pub choice: Option<String>,
+    /// 1-based number of the offered time picked.
+    pub option: Option<i64>,
+    /// Another time they want, in their words.
+    pub preferred: Option<String>,
+}
+
+impl BookingAnswer {
+    /// What it means against the times actually offered; anything that does
+    /// not fit them (an option out of range, a cancel with no appointment) is nothing.
+    pub fn intent(&self, view: Option<&BookingView>) -> BookingIntent {
+        let Some(view) = view else {
+            return BookingIntent::None;
+        };
+        let preference = || {
+            let said = self.preferred.as_deref()?;
+            match choice::understand(said, &[], view.tz, view.now) {
+                Choice::Other(p) => Some(p),
+                _ => None,
+            }
+        };
+        let offered = view.offered.len();
+        match self.choice.as_deref() {
+            Some("pick") => match self.option.and_then(|n| usize::try_from(n - 1).ok()) {
+                Some(index) if index < offered => BookingIntent::Pick { index },
+                _ => BookingIntent::None,
+            },
+            Some("other") if offered > 0 => {
+                preference().map_or(BookingIntent::Decline, |p| BookingIntent::Other { preference: p })
+            }
+            Some("decline") if offered > 0 => BookingIntent::Decline,
+            Some("cancel") if view.appointment.is_some() => BookingIntent::Cancel,
+            Some("reschedule") if view.appointment.is_some() => BookingIntent::Reschedule { preference: preference() },
+            _ => BookingIntent::None,
+        }
+    }
 }
 
 /// The arguments as the model sent them; everything optional and nullable.
@@ -53,6 +98,9 @@ struct Args {
     opt_out: Option<bool>,
     bot_question: Option<bool>,
     language: Option<String>,
+    booking_choice: Option<String>,
+    booking_option: Option<i64>,
+    booking_preferred: Option<String>,
 }
 
 /// The `update_lead_info` function, its JSON schema following seed §8 plus the
@@ -79,7 +127,10 @@ pub(super) fn tool() -> ChatCompletionTools {
             "price_question": flag("They ask about price or cost"),
             "opt_out": flag("They ask us to stop texting"),
             "bot_question": flag("They sincerely ask whether they are texting a bot"),
-            "language": { "type": "string", "enum": ["en", "es"] }
+            "language": { "type": "string", "enum": ["en", "es"] },
+            "booking_choice": { "type": "string", "enum": BOOKING_CHOICES },
+            "booking_option": { "type": "integer", "description": "The number of the offered time they picked" },
+            "booking_preferred": text("The time they want instead, in their words")
         },
         "required": ["emergency", "human_requested", "price_question", "opt_out", "bot_question", "language"]
     });
@@ -119,6 +170,11 @@ pub(super) fn parse(arguments: &str) -> Result<Extraction, serde_json::Error> {
         opt_out: args.opt_out.unwrap_or(false),
         bot_question: args.bot_question.unwrap_or(false),
         language: language(args.language.as_deref()),
+        booking: BookingAnswer {
+            choice: one_of(args.booking_choice, BOOKING_CHOICES),
+            option: args.booking_option,
+            preferred: value(args.booking_preferred),
+        },
     })
 }
 

@@ -232,6 +232,7 @@ fn assemble(input: &TurnInput<'_>, raw: &str, cut_off: bool, found: Extraction) 
         opt_out: found.opt_out,
         bot_question: found.bot_question,
         language: found.language,
+        booking: found.booking.intent(input.booking),
         extracted: found.facts,
         corrections: found.corrections,
     })

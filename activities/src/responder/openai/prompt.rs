@@ -49,6 +49,7 @@ impl Prompts {
             weekday => or_unknown(&extras.weekday),
             ai_instructions => instructions,
             known => Value::from_serialize(input.known),
+            booking => booking(input),
         };
         self.env.get_template("system")?.render(ctx)
     }
@@ -64,9 +65,18 @@ impl Prompts {
             business => input.business_name,
             known => Value::from_serialize(input.known),
             history => history,
+            booking => booking(input),
         };
         self.env.get_template("extract")?.render(ctx)
     }
+}
+
+/// The times on offer and the customer's appointment, for both prompts.
+fn booking(input: &TurnInput<'_>) -> Option<Value> {
+    input.booking.map(|b| {
+        let offered: Vec<String> = b.offered.iter().map(|s| crate::booking::format_slot(s, b.tz)).collect();
+        context! { offered, appointment => b.appointment }
+    })
 }
 
 fn or_unknown(s: &str) -> &str {

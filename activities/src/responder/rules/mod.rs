@@ -118,6 +118,7 @@ fn finish(
         opt_out,
         bot_question: signals.bot_question,
         language: lang,
+        booking: input.booking.map(|v| super::booking::read(v, input.new_texts)).unwrap_or_default(),
     }
 }
 

@@ -36,6 +36,7 @@ impl Chat {
             known: &self.known,
             history: &self.history,
             new_texts: &new_texts,
+            booking: None,
         };
         let reply = respond(&input);
         assert!(reply.text.chars().count() <= MAX_REPLY_CHARS, "too long: {}", reply.text);
