@@ -9,7 +9,7 @@ use sqlx::PgPool;
 
 const WAIT: Duration = Duration::from_secs(10);
 const QUALIFY: &str = "Hi this is Karen Whitfield, furnace wont kick on, it just clicks. \
-    419 N Oak St Apt 2, Springfield 62702. Sometime this week works";
+    419 N Oak St Apt 2, Springfield 62702. Tomorrow afternoon works";
 
 /// Open 08:00–17:00 every day, so there are always times to offer.
 async fn open_every_day(app: &TestApp) {

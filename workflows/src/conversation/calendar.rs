@@ -93,7 +93,7 @@ pub(super) async fn offer_times(
     let (template, ctx) = if first {
         ("booking_offer", context! { times })
     } else {
-        ("booking_reoffer", context! { times, asked => missed_ask, taken => Value::UNDEFINED })
+        ("booking_reoffer", context! { times, asked => missed_ask, taken => Option::<String>::None })
     };
     Ok(Written { template, ctx, event: Event::Offered { slots, moving } })
 }
