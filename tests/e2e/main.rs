@@ -2,7 +2,9 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod api;
+mod appointments;
 mod bad_input;
+mod calendar;
 mod cli;
 mod conversation;
 mod durability;
