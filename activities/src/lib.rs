@@ -1,6 +1,7 @@
 //! Everything with a side effect: the Postgres store, Twilio, SMS delivery,
 //! and the wording of every text.
 
+pub mod booking;
 pub mod corpus;
 pub mod domain;
 pub mod gsm;

@@ -243,6 +243,7 @@ pub fn demo_business(twilio_number: &str) -> NewBusiness {
         services: vec!["AC Repair".into(), "Heating".into()],
         ai_greeting: None,
         call_screening: true,
+        appointment_minutes: 90,
     }
 }
 

@@ -2,8 +2,10 @@
 #![allow(clippy::unwrap_used)] // test code: a panic is the failure report
 
 mod api;
+mod appointments;
 mod bad_input;
 mod booking;
+mod calendar;
 mod cli;
 mod conversation;
 mod durability;

@@ -153,6 +153,7 @@ pub async fn start(settings: Settings, pool: PgPool, mode: Mode) -> anyhow::Resu
                 local
             },
             http: reqwest::Client::new(),
+            calendar_limiter: Arc::new(crate::rate_limit::RateLimiter::new(settings.calendar_rate)),
         };
         let app = crate::router::router(state);
         let stop = shutdown.clone();

@@ -8,6 +8,7 @@ pub mod commands;
 pub mod error;
 pub mod fake_twilio;
 pub mod postgres_finder;
+pub mod rate_limit;
 pub mod router;
 pub mod routes;
 pub mod settings;

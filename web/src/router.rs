@@ -4,7 +4,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
-use crate::routes::{api, health, simulator, sms_incoming, sms_status, takeover_link, voice};
+use crate::routes::{api, calendar, health, simulator, sms_incoming, sms_status, takeover_link, voice};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
@@ -23,7 +23,8 @@ pub fn router(state: AppState) -> Router {
         .route("/t/{token}/conversation", get(takeover_link::conversation))
         .route("/t/{token}/takeover", post(takeover_link::takeover))
         .route("/t/{token}/return-ai", post(takeover_link::return_ai))
-        .route("/t/{token}/message", post(takeover_link::message));
+        .route("/t/{token}/message", post(takeover_link::message))
+        .nest("/calendar", calendar::router());
     // The simulator plays Twilio; it is only mounted when no real Twilio is configured.
     if state.settings.twilio.is_none() {
         app = app.merge(simulator::router());

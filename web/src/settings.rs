@@ -60,7 +60,16 @@ pub struct Settings {
     pub link_secret: Secret,
     /// Follow-up delays after our last message; None = off.
     pub follow_up_delays: Option<[Duration; 3]>,
+    /// The calendar API's per-key token bucket: refill per minute, and burst.
+    pub calendar_rate: RateSettings,
     pub log_format: LogFormat,
+}
+
+/// A token bucket: `per_min` requests a minute on average, `burst` at once.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct RateSettings {
+    pub per_min: u32,
+    pub burst: u32,
 }
 
 /// `OPENAI_API_KEY` (+ `OPENAI_BASE_URL` for any compatible server, `OPENAI_MODEL`, `OPENAI_TIMEOUT_MS`).
@@ -136,6 +145,10 @@ impl Settings {
             openai: openai(&get)?,
             follow_up_delays: follow_ups(get("FOLLOW_UP_DELAYS"))?,
             link_secret: Secret(get("LINK_SECRET").unwrap_or_default()),
+            calendar_rate: RateSettings {
+                per_min: at_least_one(parse(&get, "CALENDAR_RATE_PER_MIN", "60")?, "CALENDAR_RATE_PER_MIN")?,
+                burst: at_least_one(parse(&get, "CALENDAR_RATE_BURST", "20")?, "CALENDAR_RATE_BURST")?,
+            },
             log_format,
         })
     }
@@ -169,6 +182,13 @@ fn parse<T: std::str::FromStr>(
 ) -> Result<T, ConfigError> {
     let raw = get(var).unwrap_or_else(|| default.to_owned());
     raw.parse().map_err(|_| err(var, format!("{raw:?} is not valid")))
+}
+
+fn at_least_one(n: u32, var: &'static str) -> Result<u32, ConfigError> {
+    if n == 0 {
+        return Err(err(var, "must be at least 1"));
+    }
+    Ok(n)
 }
 
 fn millis(get: &impl Fn(&str) -> Option<String>, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
@@ -263,6 +283,7 @@ mod tests {
         assert_eq!(s.base_url, "http://127.0.0.1:8080");
         assert!(s.twilio.is_none());
         assert_eq!(s.webhook_token(), "callrecover-simulator");
+        assert_eq!(s.calendar_rate, RateSettings { per_min: 60, burst: 20 });
     }
 
     #[test]
@@ -280,6 +301,8 @@ mod tests {
             (&[("DATABASE_URL", "postgres://x"), ("TWILIO_API_BASE", "api.twilio.com")], "TWILIO_API_BASE"),
             (&[("DATABASE_URL", "postgres://x"), ("WORKER_POLL_MS", "-1")], "WORKER_POLL_MS"),
             (&[("DATABASE_URL", "postgres://x"), ("LOG_FORMAT", "xml")], "LOG_FORMAT"),
+            (&[("DATABASE_URL", "postgres://x"), ("CALENDAR_RATE_PER_MIN", "0")], "CALENDAR_RATE_PER_MIN"),
+            (&[("DATABASE_URL", "postgres://x"), ("CALENDAR_RATE_BURST", "lots")], "CALENDAR_RATE_BURST"),
             (&[("DATABASE_URL", "postgres://x"), ("FOLLOW_UP_DELAYS", "2h,1h,72h")], "FOLLOW_UP_DELAYS"),
             (&[("DATABASE_URL", "postgres://x"), ("FOLLOW_UP_DELAYS", "soon")], "FOLLOW_UP_DELAYS"),
             (

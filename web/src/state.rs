@@ -5,6 +5,7 @@ use std::sync::Arc;
 
 use sqlx::PgPool;
 
+use crate::rate_limit::RateLimiter;
 use crate::settings::Settings;
 
 #[derive(Clone)]
@@ -15,4 +16,6 @@ pub struct AppState {
     /// Where this process listens, for the simulator to post webhooks to itself.
     pub local_addr: SocketAddr,
     pub http: reqwest::Client,
+    /// Per-API-key limits for the calendar API.
+    pub calendar_limiter: Arc<RateLimiter>,
 }

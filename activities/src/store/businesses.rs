@@ -27,6 +27,8 @@ pub struct Business {
     pub owner_window_seconds: i32,
     pub disclose_bot: bool,
     pub subscription_status: String,
+    /// How long one booked appointment lasts (15–600, default 90).
+    pub appointment_minutes: i32,
     pub created_at: DateTime<Utc>,
 }
 
@@ -55,17 +57,19 @@ pub struct NewBusiness {
     pub services: Vec<String>,
     pub ai_greeting: Option<String>,
     pub call_screening: bool,
+    /// The length of a booked appointment (the schema allows 15–600; 90 is the default).
+    pub appointment_minutes: i32,
 }
 
 const COLUMNS: &str = "id, name, owner_name, owner_email, owner_phone, business_phone, twilio_number, \
     timezone, business_hours, services, avg_job_value, ai_greeting, ai_instructions, call_screening, \
-    owner_status, owner_window_seconds, disclose_bot, subscription_status, created_at";
+    owner_status, owner_window_seconds, disclose_bot, subscription_status, appointment_minutes, created_at";
 
 pub async fn insert_business(db: impl PgExecutor<'_>, b: &NewBusiness) -> sqlx::Result<Business> {
     let sql = format!(
         "INSERT INTO businesses (name, owner_name, owner_email, owner_phone, business_phone, \
-         twilio_number, timezone, avg_job_value, services, ai_greeting, call_screening) \
-         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11) RETURNING {COLUMNS}"
+         twilio_number, timezone, avg_job_value, services, ai_greeting, call_screening, appointment_minutes) \
+         VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10,$11,$12) RETURNING {COLUMNS}"
     );
     sqlx::query_as(&sql)
         .bind(&b.name)
@@ -79,6 +83,7 @@ pub async fn insert_business(db: impl PgExecutor<'_>, b: &NewBusiness) -> sqlx::
         .bind(&b.services)
         .bind(&b.ai_greeting)
         .bind(b.call_screening)
+        .bind(b.appointment_minutes)
         .fetch_one(db)
         .await
 }

@@ -2,6 +2,8 @@
 //! that reads tenant data takes the `BusinessId` and filters on it.
 
 pub mod api_keys;
+pub mod appointment_status;
+pub mod appointments;
 pub mod businesses;
 pub mod calls;
 pub mod conversations;

@@ -53,6 +53,7 @@ pub fn new_business(a: AddBusiness) -> anyhow::Result<NewBusiness> {
         services: a.services.into_iter().map(|s| s.trim().to_owned()).filter(|s| !s.is_empty()).collect(),
         ai_greeting: a.greeting,
         call_screening: !a.no_screening,
+        appointment_minutes: 90,
     })
 }
 

@@ -60,6 +60,7 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<Business> {
         services: vec!["AC Repair".into(), "Heating".into(), "Maintenance".into()],
         ai_greeting: None,
         call_screening: true,
+        appointment_minutes: 90,
     };
     Ok(businesses::insert_business(pool, &new).await?)
 }

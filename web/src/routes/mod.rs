@@ -1,6 +1,7 @@
 //! HTTP routes, one module per group.
 
 pub mod api;
+pub mod calendar;
 pub mod health;
 pub mod simulator;
 pub mod sms_incoming;
