@@ -2,6 +2,7 @@
 
 pub mod api;
 pub mod health;
+pub mod review_link;
 pub mod simulator;
 pub mod sms_incoming;
 pub mod sms_status;
