@@ -28,6 +28,8 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("booking_none", include_str!("../../prompts/sms/booking_none.txt.j2")),
     ("owner_booked", include_str!("../../prompts/sms/owner_booked.txt.j2")),
     ("owner_cancelled", include_str!("../../prompts/sms/owner_cancelled.txt.j2")),
+    ("review_request", include_str!("../../prompts/sms/review_request.txt.j2")),
+    ("review_reminder", include_str!("../../prompts/sms/review_reminder.txt.j2")),
 ];
 
 /// The template set, built once at startup.
@@ -117,6 +119,7 @@ mod tests {
             reason => "landline", service => "AC not cooling", name => "Maria", phone => "(512) 555-0199",
             urgency => "soon", address => "2215 Cedar Hollow Dr, Round Rock 78664", preferred_time => "tomorrow morning",
             body => "Is anyone there?", link => "https://calls.example.com/t/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
+            today => true,
         };
         for (name, _) in TEMPLATES.iter().filter(|(n, _)| *n != "text_back") {
             let s = t.render(name, ctx.clone()).unwrap();
@@ -129,5 +132,22 @@ mod tests {
     fn a_missing_variable_is_an_error_not_a_blank() {
         let t = Templates::new().unwrap();
         assert!(t.render("owner_missed_call", context! { caller => "x", link => "" }).is_err());
+    }
+
+    #[test]
+    fn review_texts_follow_the_seed_and_carry_the_link_and_opt_out() {
+        let t = Templates::new().unwrap();
+        let link = "https://calls.example.com/r/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA";
+        let ctx = context! { name => "Maria", business => "Cool Air", link, today => true };
+        let request = t.render("review_request", ctx.clone()).unwrap();
+        assert!(request.starts_with("Hi Maria! Thanks for choosing Cool Air today. If you had a great experience"));
+        assert!(request.contains(link) && request.ends_with("Reply STOP to opt out."), "{request}");
+        let reminder = t.render("review_reminder", ctx).unwrap();
+        assert!(reminder.starts_with("Hey Maria, just a friendly reminder - if you have 30 seconds"), "{reminder}");
+        assert!(reminder.contains(link) && reminder.contains("Thanks! - Cool Air"), "{reminder}");
+        let anonymous = context! { name => None::<String>, business => "Cool Air", link, today => false };
+        let request = t.render("review_request", anonymous.clone()).unwrap();
+        assert!(request.starts_with("Hi there! Thanks for choosing Cool Air. If"), "{request}");
+        assert!(t.render("review_reminder", anonymous).unwrap().starts_with("Hey, just a friendly reminder"));
     }
 }

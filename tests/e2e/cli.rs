@@ -35,6 +35,7 @@ async fn business_add_then_update_owner_status_and_window(pool: PgPool) {
         screening: None,
         owner_status: Some("offline".into()),
         owner_window: Some("0s".into()),
+        google_place_id: Some(" ChIJN1t_tDeuEmsRUsoyG83frY4 ".into()),
     };
     business::run(&app.pool, BusinessCommand::Update(update)).await.unwrap();
     let (status, owner, window, screening): (String, String, i32, bool) = sqlx::query_as(
@@ -44,5 +45,10 @@ async fn business_add_then_update_owner_status_and_window(pool: PgPool) {
     .await
     .unwrap();
     assert_eq!((status.as_str(), owner.as_str(), window, screening), ("paused", "offline", 0, false));
+    let place: Option<String> = sqlx::query_scalar("SELECT google_place_id FROM businesses WHERE name = 'Cool Air'")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    assert_eq!(place.as_deref(), Some("ChIJN1t_tDeuEmsRUsoyG83frY4"));
     app.stop().await;
 }

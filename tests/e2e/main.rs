@@ -15,6 +15,7 @@ mod keywords;
 mod llm;
 mod missed_call;
 mod provider_failures;
+mod reviews;
 mod screening;
 mod simulator;
 mod timers;

@@ -125,6 +125,9 @@ pub fn engine_config(settings: &Settings) -> anyhow::Result<EngineConfig> {
         follow_ups: settings
             .follow_up_delays
             .map(|d| d.map(|x| chrono::Duration::from_std(x).unwrap_or_else(|_| chrono::Duration::days(3)))),
+        review_delays: settings
+            .review_delays
+            .map(|d| chrono::Duration::from_std(d).unwrap_or_else(|_| chrono::Duration::days(365))),
         llm,
     })
 }

@@ -98,4 +98,7 @@ pub struct UpdateBusiness {
     /// How long the owner gets to answer a text first, e.g. 60s, 2m, 0s.
     #[arg(long)]
     pub owner_window: Option<String>,
+    /// The Google place id review requests link to ("" turns them off).
+    #[arg(long)]
+    pub google_place_id: Option<String>,
 }

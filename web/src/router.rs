@@ -4,7 +4,7 @@ use axum::routing::{get, post};
 use axum::Router;
 use tower_http::trace::TraceLayer;
 
-use crate::routes::{api, calendar, health, simulator, sms_incoming, sms_status, takeover_link, voice};
+use crate::routes::{api, calendar, health, review_link, simulator, sms_incoming, sms_status, takeover_link, voice};
 use crate::state::AppState;
 
 pub fn router(state: AppState) -> Router {
@@ -19,11 +19,14 @@ pub fn router(state: AppState) -> Router {
         .route("/api/conversations/{id}/takeover", post(api::conversations::takeover))
         .route("/api/conversations/{id}/return-ai", post(api::conversations::return_ai))
         .route("/api/conversations/{id}/message", post(api::conversations::message))
+        .route("/api/leads/{id}/complete", post(api::completions::lead))
+        .route("/api/appointments/{id}/complete", post(api::completions::appointment))
         .route("/t/{token}", get(takeover_link::page))
         .route("/t/{token}/conversation", get(takeover_link::conversation))
         .route("/t/{token}/takeover", post(takeover_link::takeover))
         .route("/t/{token}/return-ai", post(takeover_link::return_ai))
         .route("/t/{token}/message", post(takeover_link::message))
+        .route("/r/{token}", get(review_link::follow))
         .nest("/calendar", calendar::router());
     // The simulator plays Twilio; it is only mounted when no real Twilio is configured.
     if state.settings.twilio.is_none() {

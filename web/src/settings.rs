@@ -62,6 +62,9 @@ pub struct Settings {
     pub follow_up_delays: Option<[Duration; 3]>,
     /// The calendar API's per-key token bucket: refill per minute, and burst.
     pub calendar_rate: RateSettings,
+    /// Review requests: the request after a job is completed, then the
+    /// reminder after the request (`REVIEW_DELAYS`, default `2h,48h`).
+    pub review_delays: [Duration; 2],
     pub log_format: LogFormat,
 }
 
@@ -144,6 +147,7 @@ impl Settings {
             text_back_validity_secs: parse(&get, "TEXT_BACK_VALIDITY_SECS", "900")?,
             openai: openai(&get)?,
             follow_up_delays: follow_ups(get("FOLLOW_UP_DELAYS"))?,
+            review_delays: review_delays(get("REVIEW_DELAYS"))?,
             link_secret: Secret(get("LINK_SECRET").unwrap_or_default()),
             calendar_rate: RateSettings {
                 per_min: at_least_one(parse(&get, "CALENDAR_RATE_PER_MIN", "60")?, "CALENDAR_RATE_PER_MIN")?,
@@ -222,6 +226,18 @@ fn follow_ups(raw: Option<String>) -> Result<Option<[Duration; 3]>, ConfigError>
     let parts: Vec<Duration> = raw.split(',').map(|p| span(p.trim())).collect::<Option<_>>().ok_or_else(bad)?;
     match parts.as_slice() {
         [a, b, c] if a < b && b < c => Ok(Some([*a, *b, *c])),
+        _ => Err(bad()),
+    }
+}
+
+/// `2h,48h` (the default) or any two delays (`300ms,600ms` in tests): the
+/// request after the job, then the reminder after the request.
+fn review_delays(raw: Option<String>) -> Result<[Duration; 2], ConfigError> {
+    let raw = raw.unwrap_or_else(|| "2h,48h".into());
+    let bad = || err("REVIEW_DELAYS", format!("{raw:?} is not two delays like 2h,48h (each at most 8760h)"));
+    let parts: Vec<Duration> = raw.split(',').map(|p| span(p.trim())).collect::<Option<_>>().ok_or_else(bad)?;
+    match parts.as_slice() {
+        [a, b] if !b.is_zero() && a.max(b) <= &Duration::from_secs(365 * 86_400) => Ok([*a, *b]),
         _ => Err(bad()),
     }
 }
@@ -305,6 +321,9 @@ mod tests {
             (&[("DATABASE_URL", "postgres://x"), ("CALENDAR_RATE_BURST", "lots")], "CALENDAR_RATE_BURST"),
             (&[("DATABASE_URL", "postgres://x"), ("FOLLOW_UP_DELAYS", "2h,1h,72h")], "FOLLOW_UP_DELAYS"),
             (&[("DATABASE_URL", "postgres://x"), ("FOLLOW_UP_DELAYS", "soon")], "FOLLOW_UP_DELAYS"),
+            (&[("DATABASE_URL", "postgres://x"), ("REVIEW_DELAYS", "2h")], "REVIEW_DELAYS"),
+            (&[("DATABASE_URL", "postgres://x"), ("REVIEW_DELAYS", "2h,48h,72h")], "REVIEW_DELAYS"),
+            (&[("DATABASE_URL", "postgres://x"), ("REVIEW_DELAYS", "2h,0s")], "REVIEW_DELAYS"),
             (
                 &[("DATABASE_URL", "postgres://x"), ("OPENAI_API_KEY", "k"), ("OPENAI_BASE_URL", "localhost")],
                 "OPENAI_BASE_URL",
@@ -333,6 +352,14 @@ mod tests {
         );
         let s = load(&[("DATABASE_URL", "postgres://x"), ("FOLLOW_UP_DELAYS", "off")]).unwrap();
         assert_eq!(s.follow_up_delays, None);
+    }
+
+    #[test]
+    fn review_delays_default_to_the_seed_and_can_be_shortened() {
+        let s = load(&[("DATABASE_URL", "postgres://x")]).unwrap();
+        assert_eq!(s.review_delays, [Duration::from_secs(2 * 3600), Duration::from_secs(48 * 3600)]);
+        let s = load(&[("DATABASE_URL", "postgres://x"), ("REVIEW_DELAYS", "300ms, 600ms")]).unwrap();
+        assert_eq!(s.review_delays, [Duration::from_millis(300), Duration::from_millis(600)]);
     }
 
     #[test]

@@ -3,8 +3,10 @@
 
 pub mod conversation;
 pub mod engine;
+pub mod review;
 
 pub use engine::{EngineConfig, EngineError, Workflows};
+pub use review::ReviewStart;
 
 /// Applies underway's migrations, then ours (ours index underway's task table).
 pub async fn migrate(pool: &sqlx::PgPool) -> Result<(), sqlx::migrate::MigrateError> {

@@ -7,6 +7,8 @@ pub mod us_state;
 pub mod zone;
 
 pub use hours::BusinessHours;
-pub use ids::{AppointmentId, BlockedTimeId, BusinessId, CallId, ConversationId, LeadId, MessageId, RunId};
+pub use ids::{
+    AppointmentId, BlockedTimeId, BusinessId, CallId, ConversationId, LeadId, MessageId, ReviewRequestId, RunId,
+};
 pub use phone::{PhoneError, PhoneNumber};
 pub use zone::{Zone, ZoneError};

@@ -9,4 +9,5 @@ pub mod calls;
 pub mod conversations;
 pub mod messages;
 pub mod opt_outs;
+pub mod reviews;
 pub mod webhook_events;

@@ -118,6 +118,9 @@ async fn update(pool: &PgPool, u: UpdateBusiness) -> anyhow::Result<Business> {
             .execute(pool)
             .await?;
     }
+    if let Some(place) = &u.google_place_id {
+        activities::store::reviews::set_place_id(pool, b.id, Some(place)).await?;
+    }
     find(pool, &b.id.to_string()).await
 }
 

@@ -3,6 +3,7 @@
 pub mod api;
 pub mod calendar;
 pub mod health;
+pub mod review_link;
 pub mod simulator;
 pub mod sms_incoming;
 pub mod sms_status;

@@ -7,9 +7,7 @@ use std::time::Duration;
 
 use chrono::Utc;
 use sqlx::PgConnection;
-use uuid::Uuid;
 
-use activities::sms::{self, Callbacks, Delivery};
 use activities::store::businesses::{self, Business};
 use activities::store::{messages, opt_outs};
 
@@ -17,7 +15,8 @@ use super::effects::apply;
 use super::respond;
 use super::state::{Command, DeliveryResult, Event, SignalKind, State, WakeFacts};
 use super::transition::{step, Ctx};
-use crate::engine::runs::{self, RunRow, Save};
+use crate::engine::drive::{self, Next};
+use crate::engine::runs::{self, RunRow};
 use crate::engine::tick::{IN_FLIGHT_RECHECK, MAX_ROUNDS};
 use crate::engine::{EngineError, TickInput, Workflows};
 
@@ -57,15 +56,9 @@ async fn round(
     force_wake: Option<Duration>,
     injected: Option<Event>,
 ) -> Result<Round, EngineError> {
-    let pool = &wf.0.pool;
-    let mut tx = pool.begin().await?;
-    let Some(run) = runs::lock_run(&mut tx, input.run_id).await? else {
+    let Some((mut tx, run)) = drive::lock_for_tick(wf, input).await? else {
         return Ok(Round::Finished);
     };
-    if !run.accepts(input.token) {
-        tx.commit().await?;
-        return Ok(Round::Finished);
-    }
     let business =
         businesses::get_business(&mut *tx, run.business_id).await?.ok_or(EngineError::BusinessMissing(run.id))?;
     let mut state: State = run.state().map_err(|e| EngineError::State(run.id, e))?;
@@ -116,7 +109,8 @@ async fn round(
     }
     runs::save_state(&mut tx, run.id, &state, conversation_id).await?;
     tx.commit().await?;
-    deliver_all(wf, &due).await
+    let in_flight = drive::deliver_due(wf, &due).await?;
+    Ok(Round::Delivered { in_flight })
 }
 
 /// Turns what the database shows into events for the transition.
@@ -209,8 +203,8 @@ fn final_result(status: &str, code: Option<i32>) -> Option<DeliveryResult> {
     }
 }
 
-/// Ends the run, or sets its next wake-up: the state's timer or the earliest
-/// outbox retry, whichever comes first, under a fresh token.
+/// Ends the run, or sets its next wake-up (engine-level; the conversation
+/// only says what "nothing to wait for" means in each state).
 async fn schedule(
     wf: &Workflows,
     conn: &mut PgConnection,
@@ -219,49 +213,12 @@ async fn schedule(
     conversation_id: Option<activities::domain::ConversationId>,
     force_wake: Option<Duration>,
 ) -> Result<(), EngineError> {
-    let now = Utc::now();
-    let retry = messages::next_retry_for_run(&mut *conn, run.id).await?;
-    let forced = force_wake.map(|d| now + chrono::Duration::from_std(d).unwrap_or_default());
-    let wake = [state.wake_at(), retry, forced].into_iter().flatten().min();
-    let Some(wake_at) = wake else {
-        // Nothing to wait for: ended, or with the owner (only a signal wakes it).
-        let status = match state {
-            State::Done { .. } => "completed",
-            State::Human { .. } => "human",
-            _ => {
-                tracing::error!(run_id = %run.id, state = state.name(), "run has nothing to wait for");
-                "failed"
-            }
-        };
-        let save = Save { state, status, wake_token: None, wake_at: None, conversation_id };
-        runs::save_run(conn, run.id, &save).await?;
-        if status != "human" {
-            runs::record_event(&mut *conn, run.business_id, run.id, status, serde_json::json!({})).await?;
-        }
-        return Ok(());
+    let idle_status = match state {
+        State::Done { .. } => "completed",
+        State::Human { .. } => "human",
+        _ => "failed",
     };
-    let token = Uuid::new_v4();
-    if wake_at <= now {
-        let save = Save { state, status: "active", wake_token: Some(token), wake_at: Some(wake_at), conversation_id };
-        runs::save_run(conn, run.id, &save).await?;
-        return wf.enqueue_tick(conn, run.id, token, Duration::ZERO).await;
-    }
-    // A future wake-up is a row in our indexed table, not a delayed underway
-    // task: underway's dequeue scans every pending task, so thousands of
-    // sleeping follow-ups would slow every live tick. The timer sweeper
-    // enqueues the tick when it comes due.
-    let save = Save { state, status: "waiting", wake_token: Some(token), wake_at: Some(wake_at), conversation_id };
-    Ok(runs::save_run(conn, run.id, &save).await?)
-}
-
-async fn deliver_all(wf: &Workflows, due: &[messages::Message]) -> Result<Round, EngineError> {
-    let cfg = &wf.0.cfg;
-    let cb = Callbacks { status_url: cfg.status_callback.clone() };
-    let mut in_flight = false;
-    for m in due {
-        let outcome = sms::deliver(&wf.0.pool, &cfg.transport, m, &cb, &cfg.retry).await?;
-        tracing::debug!(message_id = %m.id, ?outcome, "delivery attempt");
-        in_flight |= matches!(outcome, Delivery::InFlight);
-    }
-    Ok(Round::Delivered { in_flight })
+    let next =
+        Next { state, state_name: state.name(), timer: state.wake_at(), idle_status, conversation_id, force_wake };
+    drive::schedule(wf, conn, run, &next).await
 }

@@ -3,8 +3,13 @@
 //! token moved on (that is how timers are cancelled), applies the pure
 //! transition, stores state, history and outbox rows, commits, sends with no
 //! transaction open, and schedules the next tick with a fresh token.
+//!
+//! Runs have a kind (`CONVERSATION`, `REVIEW_REQUEST`); the tick reads it and
+//! runs that kind's driver (`tick::dispatch`). Drivers share `drive`: lock the
+//! run if the tick still owns it, deliver the outbox, schedule the next wake-up.
 
 pub mod control;
+pub(crate) mod drive;
 pub mod runs;
 pub mod tick;
 pub mod timers;
@@ -28,6 +33,8 @@ pub use tick::{TickInput, TickTask};
 pub const QUEUE: &str = "callrecover_tick";
 /// The kind of run a missed call starts.
 pub const CONVERSATION: &str = "conversation";
+/// The kind of run a completed job starts: a review request and one reminder.
+pub const REVIEW_REQUEST: &str = "review_request";
 
 /// How the engine runs; built from the process settings.
 #[derive(Clone)]
@@ -48,6 +55,9 @@ pub struct EngineConfig {
     pub link_secret: Vec<u8>,
     /// Follow-up delays after our last message (2 h, 24 h, 72 h); None turns them off.
     pub follow_ups: Option<[chrono::Duration; 3]>,
+    /// Review requests: the request this long after the job is completed
+    /// (2 h), the one reminder this long after the request (48 h).
+    pub review_delays: [chrono::Duration; 2],
     /// The OpenAI-compatible responder; None runs the rules engine alone.
     pub llm: Option<Arc<dyn activities::responder::Responder>>,
 }
@@ -75,6 +85,8 @@ pub enum EngineError {
     Template(#[from] activities::templates::TemplateError),
     #[error("run {0} has an unreadable state: {1}")]
     State(RunId, serde_json::Error),
+    #[error("run {0} is of kind {1:?}, which no driver runs")]
+    UnknownKind(RunId, String),
     #[error("run {0}: business is gone")]
     BusinessMissing(RunId),
     #[error(transparent)]

@@ -55,6 +55,11 @@ pub async fn insert_run(
     Ok(id.map(|id| (id, token)))
 }
 
+/// The run's kind, which picks the driver a tick runs (None: no such run).
+pub async fn kind_of(db: impl PgExecutor<'_>, id: RunId) -> sqlx::Result<Option<String>> {
+    sqlx::query_scalar("SELECT kind FROM workflow_runs WHERE id = $1").bind(id).fetch_optional(db).await
+}
+
 /// Locks the run for the rest of the transaction: one tick at a time per run.
 pub async fn lock_run(conn: &mut PgConnection, id: RunId) -> sqlx::Result<Option<RunRow>> {
     sqlx::query_as(

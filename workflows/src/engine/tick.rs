@@ -31,13 +31,13 @@ impl Task for TickTask {
         // Release the savepoint now; the worker's outer transaction only holds the advisory lock.
         drop(tx);
         let wf = Workflows(self.0.clone());
-        match crate::conversation::driver::tick(&wf, &input).await {
+        match dispatch(&wf, &input).await {
             Ok(()) => Ok(()),
             Err(e) => {
                 tracing::error!(run_id = %input.run_id, error = %e, "tick failed; underway will retry");
                 let _ = super::runs::record_error(&self.0.pool, input.run_id, &e.to_string()).await;
                 Err(match e {
-                    EngineError::State(..) => TaskError::Fatal(e.to_string()),
+                    EngineError::State(..) | EngineError::UnknownKind(..) => TaskError::Fatal(e.to_string()),
                     _ => TaskError::Retryable(e.to_string()),
                 })
             }
@@ -55,6 +55,20 @@ impl Task for TickTask {
     fn heartbeat(&self) -> jiff::Span {
         let secs = i64::try_from(self.0.cfg.heartbeat.as_secs()).unwrap_or(30).max(1);
         jiff::Span::new().seconds(secs)
+    }
+}
+
+/// Runs the driver of the run's kind. Each driver locks the run itself, so
+/// the kind is read without a lock (it never changes). The tick's input stays
+/// `{run_id, token}`: ticks queued before a kind existed still run.
+async fn dispatch(wf: &Workflows, input: &TickInput) -> Result<(), EngineError> {
+    let Some(kind) = super::runs::kind_of(&wf.0.pool, input.run_id).await? else {
+        return Ok(());
+    };
+    match kind.as_str() {
+        super::CONVERSATION => crate::conversation::driver::tick(wf, input).await,
+        super::REVIEW_REQUEST => crate::review::driver::tick(wf, input).await,
+        _ => Err(EngineError::UnknownKind(input.run_id, kind)),
     }
 }
 

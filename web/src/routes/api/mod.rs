@@ -1,3 +1,4 @@
 //! The JSON API, authenticated by a per-business key.
 
+pub mod completions;
 pub mod conversations;

@@ -1,0 +1,104 @@
+//! What every kind's driver shares: take the run under its row lock if the
+//! tick still owns it, deliver the outbox with no transaction open, and leave
+//! the run either ended or with its next wake-up under a fresh token.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use serde::Serialize;
+use sqlx::{PgConnection, Postgres, Transaction};
+use uuid::Uuid;
+
+use activities::domain::ConversationId;
+use activities::sms::{self, Callbacks, Delivery};
+use activities::store::messages;
+
+use super::runs::{self, RunRow, Save};
+use super::{EngineError, TickInput, Workflows};
+
+/// Opens a round: a transaction holding the run's row lock, if the run exists
+/// and `input.token` is still its token. Otherwise the tick is stale (a signal
+/// or a cancel moved the token on) and there is nothing to do.
+pub(crate) async fn lock_for_tick(
+    wf: &Workflows,
+    input: &TickInput,
+) -> Result<Option<(Transaction<'static, Postgres>, RunRow)>, EngineError> {
+    let mut tx = wf.0.pool.begin().await?;
+    let Some(run) = runs::lock_run(&mut tx, input.run_id).await? else {
+        return Ok(None);
+    };
+    if !run.accepts(input.token) {
+        tx.commit().await?;
+        return Ok(None);
+    }
+    Ok(Some((tx, run)))
+}
+
+/// Sends due outbox rows, one by one, with no transaction open. Returns true
+/// when one is being sent by another worker right now (look again later).
+pub(crate) async fn deliver_due(wf: &Workflows, due: &[messages::Message]) -> Result<bool, EngineError> {
+    let cfg = &wf.0.cfg;
+    let cb = Callbacks { status_url: cfg.status_callback.clone() };
+    let mut in_flight = false;
+    for m in due {
+        let outcome = sms::deliver(&wf.0.pool, &cfg.transport, m, &cb, &cfg.retry).await?;
+        tracing::debug!(message_id = %m.id, ?outcome, "delivery attempt");
+        in_flight |= matches!(outcome, Delivery::InFlight);
+    }
+    Ok(in_flight)
+}
+
+/// How a round leaves its run.
+pub(crate) struct Next<'a, S> {
+    pub state: &'a S,
+    /// The state's name, for the log.
+    pub state_name: &'a str,
+    /// When the state itself wants to be woken (a follow-up, a reminder).
+    pub timer: Option<DateTime<Utc>>,
+    /// The run's status when nothing is left to wait for: `completed`, `human`
+    /// (only a signal wakes it), or `failed` (a state that should have had a timer).
+    pub idle_status: &'a str,
+    pub conversation_id: Option<ConversationId>,
+    /// Wake again after this long regardless (a send in flight elsewhere, or
+    /// a tick that has run many rounds handing over to a fresh one).
+    pub force_wake: Option<Duration>,
+}
+
+/// Ends the run, or sets its next wake-up: the state's timer, the earliest
+/// outbox retry or the forced wake, whichever comes first, under a fresh token.
+pub(crate) async fn schedule<S: Serialize>(
+    wf: &Workflows,
+    conn: &mut PgConnection,
+    run: &RunRow,
+    next: &Next<'_, S>,
+) -> Result<(), EngineError> {
+    let now = Utc::now();
+    let retry = messages::next_retry_for_run(&mut *conn, run.id).await?;
+    let forced = next.force_wake.map(|d| now + chrono::Duration::from_std(d).unwrap_or_default());
+    let state = next.state;
+    let conversation_id = next.conversation_id;
+    let Some(wake_at) = [next.timer, retry, forced].into_iter().flatten().min() else {
+        let status = next.idle_status;
+        if status == "failed" {
+            tracing::error!(run_id = %run.id, state = next.state_name, "run has nothing to wait for");
+        }
+        let save = Save { state, status, wake_token: None, wake_at: None, conversation_id };
+        runs::save_run(conn, run.id, &save).await?;
+        if status != "human" {
+            runs::record_event(&mut *conn, run.business_id, run.id, status, serde_json::json!({})).await?;
+        }
+        return Ok(());
+    };
+    let token = Uuid::new_v4();
+    if wake_at <= now {
+        let save = Save { state, status: "active", wake_token: Some(token), wake_at: Some(wake_at), conversation_id };
+        runs::save_run(conn, run.id, &save).await?;
+        return wf.enqueue_tick(conn, run.id, token, Duration::ZERO).await;
+    }
+    // A future wake-up is a row in our indexed table, not a delayed underway
+    // task: underway's dequeue scans every pending task, so thousands of
+    // sleeping runs would slow every live tick. The timer sweeper
+    // (engine/timers.rs) enqueues the tick when it comes due.
+    let save = Save { state, status: "waiting", wake_token: Some(token), wake_at: Some(wake_at), conversation_id };
+    Ok(runs::save_run(conn, run.id, &save).await?)
+}
