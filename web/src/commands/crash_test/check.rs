@@ -28,6 +28,8 @@ pub struct Findings {
     pub sends_unrecorded: usize,
     pub stuck: i64,
     pub webhook_errors: usize,
+    /// Callers whose webhooks arrived twice at once.
+    pub repeated_webhooks: usize,
 }
 
 /// Waits until no run is due, no text is pending and no tick is queued;
@@ -87,6 +89,7 @@ pub async fn findings(
         runs: sqlx::query_scalar("SELECT count(*) FROM workflow_runs").fetch_one(pool).await?,
         stuck: stuck(pool).await?,
         webhook_errors: played.iter().map(|p| p.webhook_errors).sum(),
+        repeated_webhooks: played.iter().filter(|p| p.repeated).count(),
         ..Findings::default()
     };
     customers(&mut f, played, &sent, &rows, &inbound);
@@ -174,7 +177,7 @@ mod tests {
     }
 
     fn check(texts: &[&str], replied: bool) -> Findings {
-        let played = [Played { caller: CALLER.into(), replied, webhook_errors: 0 }];
+        let played = [Played { caller: CALLER.into(), replied, webhook_errors: 0, repeated: false }];
         let sent: Vec<Sent> = texts.iter().map(|b| sent(CALLER, b)).collect();
         let rows = [row(CALLER, "customer", "text_back", TEXT_BACK), row(CALLER, "customer", "reply_1", "Name?")];
         let inbound = HashMap::from([(CALLER.to_owned(), i64::from(replied))]);

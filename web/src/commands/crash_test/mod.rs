@@ -1,7 +1,8 @@
 //! `callrecover crash-test`: the whole system as separate processes (web
 //! processes and worker processes of this very binary) against a scratch
 //! database and a fake Twilio in this process. It plays Twilio — missed calls,
-//! then a customer reply once each text-back arrives — while SIGKILLing a
+//! then a customer reply once each text-back arrives, every fifth caller's
+//! webhooks twice at once to two web processes — while SIGKILLing a
 //! random worker process at random moments and restarting it, then waits for
 //! the system to go quiet and checks, from Twilio's record and the database,
 //! that every caller got exactly one text-back, every reply exactly one

@@ -38,6 +38,8 @@ pub struct Report {
     /// Times a worker asked Twilio whether a maybe-sent text went out.
     pub reconcile_lookups: usize,
     pub webhook_errors: usize,
+    /// Callers whose call-completed and reply webhooks were sent twice at once, to two web processes.
+    pub repeated_webhooks: usize,
     pub unexpected_exits: Vec<String>,
     pub rate_per_s: f64,
     pub twilio_latency_ms: u64,
@@ -94,6 +96,7 @@ impl Report {
             texts_maybe_sent_at_kills: kills.iter().map(|k| k.texts_maybe_sent).sum(),
             reconcile_lookups: fake.list_calls(),
             webhook_errors: f.webhook_errors,
+            repeated_webhooks: f.repeated_webhooks,
             unexpected_exits,
             rate_per_s: (plan.rate * 10.0).round() / 10.0,
             twilio_latency_ms: args.twilio_latency_ms,

@@ -18,6 +18,9 @@ const REPLY: &str = "Hi, my AC stopped blowing cold air this morning. Can someon
 const TEXT_BACK_PATIENCE: Duration = Duration::from_secs(90);
 /// Tries per webhook: Twilio retries a failed request too.
 const ATTEMPTS: usize = 3;
+/// Every this-many-th caller's call-completed and reply webhooks arrive twice
+/// at once, at two different web processes (a Twilio retry racing the original).
+const REPEAT_EVERY: usize = 5;
 
 /// Everything a caller needs to talk to the system.
 pub struct Callers {
@@ -36,6 +39,8 @@ pub struct Played {
     pub replied: bool,
     /// Webhooks that failed on every attempt.
     pub webhook_errors: usize,
+    /// Its webhooks were delivered twice, concurrently.
+    pub repeated: bool,
 }
 
 impl Callers {
@@ -69,12 +74,13 @@ pub async fn play(callers: Arc<Callers>, plan: &Plan, started: Instant) -> anyho
 
 async fn one_caller(c: &Callers, i: usize) -> Played {
     let caller = caller_number(i);
-    let mut errors = 0;
+    let repeated = i % REPEAT_EVERY == REPEAT_EVERY - 1;
+    let failed = |caller| Played { caller, replied: false, webhook_errors: 1, repeated };
     let call_sid = format!("CA{}", uuid::Uuid::new_v4().simple());
     let ring = [("CallSid", call_sid.as_str()), ("From", &caller), ("To", &c.to), ("CallStatus", "ringing")];
     let twiml = match c.post(c.web(i), "/webhook/voice/incoming", &ring).await {
         Some(body) => body,
-        None => return Played { caller, replied: false, webhook_errors: 1 },
+        None => return failed(caller),
     };
     let action = twiml::attr(&twiml, "Dial", "action").unwrap_or_default();
     let path = action.strip_prefix(&c.base_url).unwrap_or("/webhook/voice/call-completed").to_owned();
@@ -87,20 +93,29 @@ async fn one_caller(c: &Callers, i: usize) -> Played {
         ("DialBridged", "false"),
         ("DialCallDuration", "0"),
     ];
-    if c.post(c.web(i + 1), &path, &done).await.is_none() {
-        return Played { caller, replied: false, webhook_errors: 1 };
+    if !c.post_from(i + 1, &path, &done, repeated).await {
+        return failed(caller);
     }
     if !c.wait_for_text(&caller).await {
-        return Played { caller, replied: false, webhook_errors: errors };
+        return Played { caller, replied: false, webhook_errors: 0, repeated };
     }
     let sid = format!("SM{}", uuid::Uuid::new_v4().simple());
     let text = [("MessageSid", sid.as_str()), ("From", &caller), ("To", &c.to), ("Body", REPLY)];
-    let replied = c.post(c.web(i + 2), "/webhook/sms/incoming", &text).await.is_some();
-    errors += usize::from(!replied);
-    Played { caller, replied, webhook_errors: errors }
+    let replied = c.post_from(i + 2, "/webhook/sms/incoming", &text, repeated).await;
+    Played { caller, replied, webhook_errors: usize::from(!replied), repeated }
 }
 
 impl Callers {
+    /// Posts to web process `n` (and, when `twice`, to the next one at the
+    /// same moment); true if every post succeeded.
+    async fn post_from(&self, n: usize, path: &str, params: &[(&str, &str)], twice: bool) -> bool {
+        if !twice {
+            return self.post(self.web(n), path, params).await.is_some();
+        }
+        let (a, b) = tokio::join!(self.post(self.web(n), path, params), self.post(self.web(n + 1), path, params));
+        a.is_some() && b.is_some()
+    }
+
     async fn wait_for_text(&self, caller: &str) -> bool {
         let deadline = Instant::now() + TEXT_BACK_PATIENCE;
         while Instant::now() < deadline {
