@@ -28,6 +28,8 @@ pub enum Command {
     Business(Box<BusinessCommand>),
     /// Measure webhook latency and text-back time on the simulator transport.
     Bench(crate::commands::bench::BenchArgs),
+    /// Kill worker processes at random while playing missed calls and replies; check nothing was lost or sent twice.
+    CrashTest(crate::commands::crash_test::CrashTestArgs),
     /// Replay a labelled conversation corpus through the whole product and score the leads.
     Eval(crate::commands::eval::EvalArgs),
 }

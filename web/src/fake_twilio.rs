@@ -46,6 +46,8 @@ struct Inner {
     /// Every create request, accepted or not: (To, Body).
     attempts: Vec<(String, String)>,
     list_calls: usize,
+    /// How long an unscripted create takes to answer, after the message is stored.
+    latency: Duration,
 }
 
 #[derive(Clone)]
@@ -87,6 +89,13 @@ impl FakeTwilio {
     /// Queues answers for the next create requests to one number only.
     pub fn script_for(&self, to: &str, replies: impl IntoIterator<Item = Reply>) {
         self.lock().script.extend(replies.into_iter().map(|r| (Some(to.to_owned()), r)));
+    }
+
+    /// Unscripted creates store the message at once and answer after `latency`,
+    /// as the real API does: a sender that dies meanwhile has sent it without
+    /// learning its sid.
+    pub fn set_latency(&self, latency: Duration) {
+        self.lock().latency = latency;
     }
 
     pub fn sent(&self) -> Vec<Sent> {
@@ -153,7 +162,8 @@ async fn create(
         let mut inner = fake.lock();
         inner.attempts.push((to.clone(), text.clone()));
         let pos = inner.script.iter().position(|(who, _)| who.as_ref().is_none_or(|w| *w == to));
-        pos.and_then(|i| inner.script.remove(i)).map_or(Reply::Accept { delay: Duration::ZERO }, |(_, r)| r)
+        let default = Reply::AcceptThenHang { delay: inner.latency };
+        pos.and_then(|i| inner.script.remove(i)).map_or(default, |(_, r)| r)
     };
     let sent = Sent {
         sid: format!("SM{}", uuid::Uuid::new_v4().simple()),

@@ -14,6 +14,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Demo => return web::commands::demo::run().await,
         Command::Bench(args) => return web::commands::bench::run(args).await,
         Command::Eval(args) => return web::commands::eval::run(args).await,
+        Command::CrashTest(args) => return web::commands::crash_test::run(args).await,
         _ => {}
     }
     let settings = Settings::from_env()?;
@@ -28,7 +29,7 @@ async fn main() -> anyhow::Result<()> {
         Command::Business(cmd) => web::commands::business::run(&pool, *cmd).await,
         Command::Serve { no_workers } => serve(settings, pool, Mode { web: true, workers: !no_workers }).await,
         Command::Worker => serve(settings, pool, Mode { web: false, workers: true }).await,
-        Command::Demo | Command::Bench(_) | Command::Eval(_) => Ok(()),
+        Command::Demo | Command::Bench(_) | Command::Eval(_) | Command::CrashTest(_) => Ok(()),
     }
 }
 

@@ -2,6 +2,7 @@
 
 pub mod bench;
 pub mod business;
+pub mod crash_test;
 pub mod demo;
 pub mod eval;
 pub mod harness;

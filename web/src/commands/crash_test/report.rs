@@ -1,0 +1,179 @@
+//! The crash test's verdict: a per-kill table for people, then one JSON
+//! object (the last line) for machines.
+
+use std::time::Duration;
+
+use serde::Serialize;
+
+use super::check::Findings;
+use super::kills::Kill;
+use super::plan::Plan;
+use super::CrashTestArgs;
+use crate::fake_twilio::FakeTwilio;
+
+#[derive(Debug, Serialize)]
+pub struct Report {
+    pub workflows: usize,
+    pub kills: usize,
+    pub text_backs_missing: usize,
+    pub text_backs_duplicated: usize,
+    pub replies_missing: usize,
+    pub replies_duplicated: usize,
+    pub stuck: i64,
+    /// None when some kill's outstanding work never completed.
+    pub max_recovery_s: Option<f64>,
+    pub recoveries_s: Vec<Option<f64>>,
+    /// Kill to the next text any process sent.
+    pub first_sms_after_kill_s: Vec<Option<f64>>,
+    pub workers: usize,
+    pub webs: usize,
+    pub duration_s: f64,
+    pub quiet: bool,
+    pub runs: i64,
+    pub replies: usize,
+    pub owner_alerts_missing: usize,
+    pub owner_alerts_duplicated: usize,
+    pub sends_unrecorded: usize,
+    pub texts_maybe_sent_at_kills: usize,
+    /// Times a worker asked Twilio whether a maybe-sent text went out.
+    pub reconcile_lookups: usize,
+    pub webhook_errors: usize,
+    /// Callers whose call-completed and reply webhooks were sent twice at once, to two web processes.
+    pub repeated_webhooks: usize,
+    pub unexpected_exits: Vec<String>,
+    pub rate_per_s: f64,
+    pub twilio_latency_ms: u64,
+    pub seed: u64,
+    #[serde(skip)]
+    rows: Vec<Kill>,
+}
+
+/// Measurements rounded to what the 100 ms polling can tell.
+fn secs(d: Duration) -> f64 {
+    (d.as_secs_f64() * 100.0).round() / 100.0
+}
+
+impl Report {
+    #[allow(clippy::too_many_arguments)]
+    pub fn new(
+        args: &CrashTestArgs,
+        plan: &Plan,
+        fake: &FakeTwilio,
+        kills: &[Kill],
+        f: Findings,
+        quiet: bool,
+        unexpected_exits: Vec<String>,
+        duration: Duration,
+    ) -> Self {
+        let recoveries: Vec<Option<f64>> = kills.iter().map(|k| k.recovered_after.map(secs)).collect();
+        let max_recovery_s =
+            recoveries.iter().try_fold(0.0_f64, |m, r| r.map(|r| m.max(r))).filter(|_| kills.len() == plan.kills.len());
+        let sent = fake.sent();
+        let first_sms = kills
+            .iter()
+            .map(|k| sent.iter().filter(|s| s.at > k.instant).map(|s| s.at - k.instant).min().map(secs))
+            .collect();
+        Report {
+            workflows: args.workflows,
+            kills: kills.len(),
+            text_backs_missing: f.text_backs_missing,
+            text_backs_duplicated: f.text_backs_duplicated,
+            replies_missing: f.replies_missing,
+            replies_duplicated: f.replies_duplicated,
+            stuck: f.stuck,
+            max_recovery_s,
+            recoveries_s: recoveries,
+            first_sms_after_kill_s: first_sms,
+            workers: args.workers,
+            webs: args.webs,
+            duration_s: secs(duration),
+            quiet,
+            runs: f.runs,
+            replies: f.replies,
+            owner_alerts_missing: f.owner_alerts_missing,
+            owner_alerts_duplicated: f.owner_alerts_duplicated,
+            sends_unrecorded: f.sends_unrecorded,
+            texts_maybe_sent_at_kills: kills.iter().map(|k| k.texts_maybe_sent).sum(),
+            reconcile_lookups: fake.list_calls(),
+            webhook_errors: f.webhook_errors,
+            repeated_webhooks: f.repeated_webhooks,
+            unexpected_exits,
+            rate_per_s: (plan.rate * 10.0).round() / 10.0,
+            twilio_latency_ms: args.twilio_latency_ms,
+            seed: plan.seed,
+            rows: kills.to_vec(),
+        }
+    }
+
+    /// Why the run failed; empty when it passed.
+    pub fn failures(&self) -> Vec<String> {
+        let counts = [
+            ("text_backs_missing", self.text_backs_missing),
+            ("text_backs_duplicated", self.text_backs_duplicated),
+            ("replies_missing", self.replies_missing),
+            ("replies_duplicated", self.replies_duplicated),
+            ("stuck", usize::try_from(self.stuck).unwrap_or(usize::MAX)),
+            ("owner_alerts_missing", self.owner_alerts_missing),
+            ("owner_alerts_duplicated", self.owner_alerts_duplicated),
+            ("sends_unrecorded", self.sends_unrecorded),
+            ("webhook_errors", self.webhook_errors),
+        ];
+        let mut out: Vec<String> = counts.iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("{k}={n}")).collect();
+        if !self.quiet {
+            out.push("the system did not go quiet".into());
+        }
+        if self.max_recovery_s.is_none() {
+            out.push("a kill was never recovered from".into());
+        }
+        out.extend(self.unexpected_exits.iter().cloned());
+        out
+    }
+
+    pub fn print_table(&self) {
+        println!(
+            "callrecover crash-test: {} missed calls + replies at {}/s, {} web + {} worker processes, {} SIGKILLs",
+            self.workflows, self.rate_per_s, self.webs, self.workers, self.kills
+        );
+        println!(
+            "| kill | at (s) | worker | ticks running | runs waiting | texts pending (maybe sent) | next SMS (s) | recovered (s) |"
+        );
+        println!("|---|---|---|---|---|---|---|---|");
+        for (i, k) in self.rows.iter().enumerate() {
+            let first = self.first_sms_after_kill_s.get(i).copied().flatten();
+            println!(
+                "| {} | {:.2} | worker-{} | {} | {} | {} ({}) | {} | {} |",
+                i + 1,
+                k.at.as_secs_f64(),
+                k.worker,
+                k.ticks_running,
+                k.runs_due,
+                k.texts_pending,
+                k.texts_maybe_sent,
+                show(first),
+                show(k.recovered_after.map(secs)),
+            );
+        }
+        println!(
+            "workflows {} (runs {}), replies answered {}; text-backs missing {} / duplicated {}; replies missing {} / \
+             duplicated {}; owner alerts missing {} / duplicated {}; sends unrecorded {}; stuck {}; \
+             reconcile lookups {}; {:.1} s",
+            self.workflows,
+            self.runs,
+            self.replies,
+            self.text_backs_missing,
+            self.text_backs_duplicated,
+            self.replies_missing,
+            self.replies_duplicated,
+            self.owner_alerts_missing,
+            self.owner_alerts_duplicated,
+            self.sends_unrecorded,
+            self.stuck,
+            self.reconcile_lookups,
+            self.duration_s,
+        );
+    }
+}
+
+fn show(v: Option<f64>) -> String {
+    v.map_or_else(|| "never".into(), |s| format!("{s:.2}"))
+}
