@@ -11,6 +11,7 @@ mod flows;
 mod keywords;
 mod llm;
 mod missed_call;
+mod notify;
 mod provider_failures;
 mod screening;
 mod simulator;

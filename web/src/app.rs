@@ -126,6 +126,7 @@ pub fn engine_config(settings: &Settings) -> anyhow::Result<EngineConfig> {
             .follow_up_delays
             .map(|d| d.map(|x| chrono::Duration::from_std(x).unwrap_or_else(|_| chrono::Duration::days(3)))),
         llm,
+        mailer: settings.smtp.as_ref().map(|s| s.mailer()).transpose().context("SMTP_URL / SMTP_FROM")?,
     })
 }
 

@@ -2,7 +2,9 @@
 //! thin engine that drives them on underway's durable queue.
 
 pub mod conversation;
+pub mod dispatch;
 pub mod engine;
+pub mod summary;
 
 pub use engine::{EngineConfig, EngineError, Workflows};
 

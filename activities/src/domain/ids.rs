@@ -36,3 +36,4 @@ macro_rules! new_id {
 }
 
 new_id!(BusinessId, CallId, LeadId, ConversationId, RunId, MessageId);
+new_id!(NotificationId, EmailId);
