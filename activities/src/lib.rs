@@ -7,10 +7,13 @@ pub mod domain;
 pub mod gsm;
 pub mod keywords;
 pub mod links;
+pub mod notify;
 pub mod responder;
 pub mod sms;
 pub mod store;
 pub mod templates;
+#[cfg(test)]
+pub(crate) mod test_db;
 pub mod twilio;
 
 use sqlx::PgPool;

@@ -52,7 +52,8 @@ pub struct RetryPolicy {
 }
 
 impl RetryPolicy {
-    fn delay(&self, attempts: i32) -> Duration {
+    /// The wait after the `attempts`-th failed attempt: doubling from `base`, capped at `max`.
+    pub fn delay(&self, attempts: i32) -> Duration {
         let exp = u32::try_from(attempts.clamp(1, 16) - 1).unwrap_or(0);
         self.base.saturating_mul(2u32.saturating_pow(exp)).min(self.max)
     }

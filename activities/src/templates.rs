@@ -2,7 +2,9 @@
 //! strict undefined checks so a missing variable fails instead of sending a
 //! blank text.
 
-use minijinja::{Environment, UndefinedBehavior, Value};
+use minijinja::{Environment, Error, ErrorKind, UndefinedBehavior, Value};
+use rust_decimal::prelude::{FromPrimitive, RoundingStrategy};
+use rust_decimal::Decimal;
 
 use crate::gsm;
 
@@ -32,6 +34,25 @@ const TEMPLATES: &[(&str, &str)] = &[
     ("review_reminder", include_str!("../../prompts/sms/review_reminder.txt.j2")),
 ];
 
+/// Owner notifications (`prompts/notify/`): `notify/{event}.sms` and
+/// `notify/{event}.email` (first line `Subject: …`, a blank line, the body).
+pub(crate) const NOTIFY_TEMPLATES: &[(&str, &str)] = &[
+    ("notify/missed_call.sms", include_str!("../../prompts/notify/missed_call.sms.txt.j2")),
+    ("notify/missed_call.email", include_str!("../../prompts/notify/missed_call.email.txt.j2")),
+    ("notify/qualified_lead.sms", include_str!("../../prompts/notify/qualified_lead.sms.txt.j2")),
+    ("notify/qualified_lead.email", include_str!("../../prompts/notify/qualified_lead.email.txt.j2")),
+    ("notify/appointment_booked.sms", include_str!("../../prompts/notify/appointment_booked.sms.txt.j2")),
+    ("notify/appointment_booked.email", include_str!("../../prompts/notify/appointment_booked.email.txt.j2")),
+    ("notify/emergency.sms", include_str!("../../prompts/notify/emergency.sms.txt.j2")),
+    ("notify/emergency.email", include_str!("../../prompts/notify/emergency.email.txt.j2")),
+    ("notify/human_needed.sms", include_str!("../../prompts/notify/human_needed.sms.txt.j2")),
+    ("notify/human_needed.email", include_str!("../../prompts/notify/human_needed.email.txt.j2")),
+    ("notify/conversation_summary.sms", include_str!("../../prompts/notify/conversation_summary.sms.txt.j2")),
+    ("notify/conversation_summary.email", include_str!("../../prompts/notify/conversation_summary.email.txt.j2")),
+    ("notify/daily_summary.sms", include_str!("../../prompts/notify/daily_summary.sms.txt.j2")),
+    ("notify/daily_summary.email", include_str!("../../prompts/notify/daily_summary.email.txt.j2")),
+];
+
 /// The template set, built once at startup.
 pub struct Templates {
     env: Environment<'static>,
@@ -48,7 +69,8 @@ impl Templates {
     pub fn new() -> Result<Self, TemplateError> {
         let mut env = Environment::new();
         env.set_undefined_behavior(UndefinedBehavior::Strict);
-        for (name, src) in TEMPLATES {
+        env.add_filter("money", money);
+        for (name, src) in TEMPLATES.iter().chain(NOTIFY_TEMPLATES) {
             env.add_template(name, src).map_err(|source| TemplateError { name: (*name).into(), source })?;
         }
         Ok(Self { env })
@@ -59,6 +81,13 @@ impl Templates {
         let err = |source| TemplateError { name: name.to_owned(), source };
         let text = self.env.get_template(name).map_err(err)?.render(ctx).map_err(err)?;
         Ok(gsm::normalize(text.trim()))
+    }
+
+    /// Renders a template as plain text (email): trimmed, not forced to GSM-7.
+    pub fn render_plain(&self, name: &str, ctx: Value) -> Result<String, TemplateError> {
+        let err = |source| TemplateError { name: name.to_owned(), source };
+        let text = self.env.get_template(name).map_err(err)?.render(ctx).map_err(err)?;
+        Ok(text.trim().to_owned())
     }
 
     /// The first text to a caller: the business's greeting or the default,
@@ -75,6 +104,37 @@ impl Templates {
         });
         self.render("text_back", minijinja::context! { business, greeting })
     }
+}
+
+/// `{{ revenue | money }}`: whole dollars with thousands separators
+/// (`$1,234`), from a decimal string (how `Decimal` serialises) or a number.
+fn money(v: Value) -> Result<String, Error> {
+    let bad = || Error::new(ErrorKind::InvalidOperation, format!("money: {v} is not an amount"));
+    let amount = if let Some(s) = v.as_str() {
+        s.trim().parse::<Decimal>().map_err(|_| bad())?
+    } else if let Ok(n) = i64::try_from(v.clone()) {
+        Decimal::from(n)
+    } else if let Ok(f) = f64::try_from(v.clone()) {
+        Decimal::from_f64(f).ok_or_else(bad)?
+    } else {
+        return Err(bad());
+    };
+    Ok(format_dollars(amount))
+}
+
+/// `$1,234` (rounded half away from zero; `-$5` below zero).
+pub fn format_dollars(amount: Decimal) -> String {
+    let whole = amount.round_dp_with_strategy(0, RoundingStrategy::MidpointAwayFromZero);
+    let digits = whole.abs().trunc().to_string();
+    let mut grouped = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            grouped.push(',');
+        }
+        grouped.push(c);
+    }
+    let sign = if whole.is_sign_negative() && !whole.is_zero() { "-" } else { "" };
+    format!("{sign}${grouped}")
 }
 
 /// Removes an opt-out sentence the owner wrote, so ours is not doubled.
@@ -126,6 +186,23 @@ mod tests {
             assert!(!s.is_empty() && s.len() <= 306, "{name}: {} chars", s.len());
             assert!(gsm::is_gsm7(&s), "{name} is not GSM-7: {s}");
         }
+    }
+
+    #[test]
+    fn money_formats_whole_dollars_with_separators() {
+        let d = |s: &str| s.parse::<Decimal>().unwrap();
+        assert_eq!(format_dollars(d("0")), "$0");
+        assert_eq!(format_dollars(d("350.00")), "$350");
+        assert_eq!(format_dollars(d("1234.49")), "$1,234");
+        assert_eq!(format_dollars(d("1234.5")), "$1,235");
+        assert_eq!(format_dollars(d("1234567")), "$1,234,567");
+        assert_eq!(format_dollars(d("-42")), "-$42");
+        let t = Templates::new().unwrap();
+        let tpl = |v: Value| t.env.render_str("{{ v | money }}", context! { v }).unwrap();
+        assert_eq!(tpl(Value::from("2100.00")), "$2,100");
+        assert_eq!(tpl(Value::from(700)), "$700");
+        assert!(t.env.render_str("{{ v | money }}", context! { v => "lots" }).is_err());
+        assert!(t.env.render_str("{{ v | money }}", context! {}).is_err());
     }
 
     #[test]

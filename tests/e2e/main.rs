@@ -14,6 +14,7 @@ mod flows;
 mod keywords;
 mod llm;
 mod missed_call;
+mod notify;
 mod provider_failures;
 mod reviews;
 mod screening;

@@ -129,6 +129,7 @@ pub fn engine_config(settings: &Settings) -> anyhow::Result<EngineConfig> {
             .review_delays
             .map(|d| chrono::Duration::from_std(d).unwrap_or_else(|_| chrono::Duration::days(365))),
         llm,
+        mailer: settings.smtp.as_ref().map(|s| s.mailer()).transpose().context("SMTP_URL / SMTP_FROM")?,
     })
 }
 

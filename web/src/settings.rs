@@ -65,6 +65,8 @@ pub struct Settings {
     /// Review requests: the request after a job is completed, then the
     /// reminder after the request (`REVIEW_DELAYS`, default `2h,48h`).
     pub review_delays: [Duration; 2],
+    /// The SMTP server for owner emails; None keeps them in the outbox as `stored`.
+    pub smtp: Option<SmtpSettings>,
     pub log_format: LogFormat,
 }
 
@@ -73,6 +75,28 @@ pub struct Settings {
 pub struct RateSettings {
     pub per_min: u32,
     pub burst: u32,
+}
+
+/// `SMTP_URL` (`smtp://user:pass@host:25`, `smtp://host:587?tls=required`,
+/// `smtps://host:465`), `SMTP_FROM` and `SMTP_TIMEOUT_MS`.
+#[derive(Clone)]
+pub struct SmtpSettings {
+    pub url: Secret,
+    pub from: String,
+    pub timeout: Duration,
+}
+
+impl std::fmt::Debug for SmtpSettings {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SmtpSettings").field("from", &self.from).field("timeout", &self.timeout).finish()
+    }
+}
+
+impl SmtpSettings {
+    /// The mailer these settings describe (checked once at start).
+    pub fn mailer(&self) -> Result<activities::notify::Mailer, activities::notify::MailConfigError> {
+        activities::notify::Mailer::new(&self.url.0, &self.from, self.timeout)
+    }
 }
 
 /// `OPENAI_API_KEY` (+ `OPENAI_BASE_URL` for any compatible server, `OPENAI_MODEL`, `OPENAI_TIMEOUT_MS`).
@@ -153,6 +177,7 @@ impl Settings {
                 per_min: at_least_one(parse(&get, "CALENDAR_RATE_PER_MIN", "60")?, "CALENDAR_RATE_PER_MIN")?,
                 burst: at_least_one(parse(&get, "CALENDAR_RATE_BURST", "20")?, "CALENDAR_RATE_BURST")?,
             },
+            smtp: smtp(&get)?,
             log_format,
         })
     }
@@ -268,6 +293,20 @@ fn openai(get: &impl Fn(&str) -> Option<String>) -> Result<Option<OpenAiSettings
     Ok(Some(OpenAiSettings { api_key, base_url, model, timeout }))
 }
 
+fn smtp(get: &impl Fn(&str) -> Option<String>) -> Result<Option<SmtpSettings>, ConfigError> {
+    let from = get("SMTP_FROM").unwrap_or_else(|| "CallRecover <alerts@localhost>".into());
+    let timeout = millis(get, "SMTP_TIMEOUT_MS", 15_000)?;
+    let Some(url) = get("SMTP_URL") else {
+        return Ok(None);
+    };
+    let smtp = SmtpSettings { url: Secret(url), from, timeout };
+    match smtp.mailer() {
+        Ok(_) => Ok(Some(smtp)),
+        Err(e @ activities::notify::MailConfigError::Url(_)) => Err(err("SMTP_URL", e.to_string())),
+        Err(e @ activities::notify::MailConfigError::From(_)) => Err(err("SMTP_FROM", e.to_string())),
+    }
+}
+
 fn twilio(get: &impl Fn(&str) -> Option<String>) -> Result<Option<TwilioCreds>, ConfigError> {
     match (get("TWILIO_ACCOUNT_SID"), get("TWILIO_AUTH_TOKEN")) {
         (None, None) => Ok(None),
@@ -332,6 +371,12 @@ mod tests {
                 &[("DATABASE_URL", "postgres://x"), ("OPENAI_API_KEY", "k"), ("OPENAI_TIMEOUT_MS", "soon")],
                 "OPENAI_TIMEOUT_MS",
             ),
+            (&[("DATABASE_URL", "postgres://x"), ("SMTP_URL", "mail.example.com")], "SMTP_URL"),
+            (&[("DATABASE_URL", "postgres://x"), ("SMTP_URL", "smtp://h"), ("SMTP_FROM", "nobody")], "SMTP_FROM"),
+            (
+                &[("DATABASE_URL", "postgres://x"), ("SMTP_URL", "smtp://h"), ("SMTP_TIMEOUT_MS", "x")],
+                "SMTP_TIMEOUT_MS",
+            ),
         ];
         for (pairs, var) in cases {
             let e = load(pairs).unwrap_err();
@@ -360,6 +405,18 @@ mod tests {
         assert_eq!(s.review_delays, [Duration::from_secs(2 * 3600), Duration::from_secs(48 * 3600)]);
         let s = load(&[("DATABASE_URL", "postgres://x"), ("REVIEW_DELAYS", "300ms, 600ms")]).unwrap();
         assert_eq!(s.review_delays, [Duration::from_millis(300), Duration::from_millis(600)]);
+    }
+
+    #[test]
+    fn smtp_is_off_by_default_and_its_password_is_never_printed() {
+        let s = load(&[("DATABASE_URL", "postgres://x")]).unwrap();
+        assert!(s.smtp.is_none());
+        let s =
+            load(&[("DATABASE_URL", "postgres://x"), ("SMTP_URL", "smtps://alerts:hunter2@smtp.example.com")]).unwrap();
+        let smtp = s.smtp.as_ref().unwrap();
+        assert_eq!(smtp.from, "CallRecover <alerts@localhost>");
+        assert_eq!(smtp.timeout, Duration::from_secs(15));
+        assert!(!format!("{s:?}").contains("hunter2"));
     }
 
     #[test]

@@ -2,8 +2,10 @@
 //! thin engine that drives them on underway's durable queue.
 
 pub mod conversation;
+pub mod dispatch;
 pub mod engine;
 pub mod review;
+pub mod summary;
 
 pub use engine::{EngineConfig, EngineError, Workflows};
 pub use review::ReviewStart;

@@ -37,3 +37,4 @@ macro_rules! new_id {
 
 new_id!(BusinessId, CallId, LeadId, ConversationId, RunId, MessageId, AppointmentId, BlockedTimeId);
 new_id!(ReviewRequestId);
+new_id!(NotificationId, EmailId);

@@ -71,8 +71,50 @@ const COLUMNS: &str = "id, business_id, conversation_id, run_id, purpose, direct
     to_phone, body, validity_seconds, twilio_message_sid, status, attempts, error_code, last_error, \
     last_attempt_at, next_attempt_at, num_media, created_at";
 
+/// Any outbox row. `NewOutbound` is the common case (a run's text, due at
+/// once); owner notifications may belong to no run (the notification
+/// dispatcher sends those) and may be held until quiet hours end.
+#[derive(Debug, Clone)]
+pub struct OutboxRow<'a> {
+    pub business_id: BusinessId,
+    pub conversation_id: Option<ConversationId>,
+    /// The run that sends it, or None for the notification dispatcher.
+    pub run_id: Option<RunId>,
+    pub purpose: &'a str,
+    pub audience: Audience,
+    pub from: &'a PhoneNumber,
+    pub to: &'a PhoneNumber,
+    pub body: &'a str,
+    pub validity_seconds: Option<i32>,
+    /// Not sent before this instant; None = as soon as possible.
+    pub not_before: Option<DateTime<Utc>>,
+}
+
+impl<'a> From<&NewOutbound<'a>> for OutboxRow<'a> {
+    fn from(m: &NewOutbound<'a>) -> Self {
+        OutboxRow {
+            business_id: m.business_id,
+            conversation_id: m.conversation_id,
+            run_id: Some(m.run_id),
+            purpose: m.purpose,
+            audience: m.audience,
+            from: m.from,
+            to: m.to,
+            body: m.body,
+            validity_seconds: m.validity_seconds,
+            not_before: None,
+        }
+    }
+}
+
 /// Inserts the outbox row; a second insert for the same `(run, purpose)` is a no-op.
 pub async fn queue_outbound(db: impl PgExecutor<'_>, m: &NewOutbound<'_>) -> sqlx::Result<Option<MessageId>> {
+    queue_row(db, &m.into()).await
+}
+
+/// Inserts any outbox row. Rows without a run are not deduplicated here
+/// (NULL run ids never conflict): their caller must be once-only itself.
+pub async fn queue_row(db: impl PgExecutor<'_>, m: &OutboxRow<'_>) -> sqlx::Result<Option<MessageId>> {
     let sender = match m.audience {
         Audience::Customer => "ai",
         Audience::Owner => "system",
@@ -82,18 +124,14 @@ pub async fn queue_outbound(db: impl PgExecutor<'_>, m: &NewOutbound<'_>) -> sql
 
 /// The owner's own words to the customer (sender `human`), through the same outbox.
 pub async fn queue_human(db: impl PgExecutor<'_>, m: &NewOutbound<'_>) -> sqlx::Result<Option<MessageId>> {
-    insert_outbound(db, m, "human").await
+    insert_outbound(db, &m.into(), "human").await
 }
 
-async fn insert_outbound(
-    db: impl PgExecutor<'_>,
-    m: &NewOutbound<'_>,
-    sender: &str,
-) -> sqlx::Result<Option<MessageId>> {
+async fn insert_outbound(db: impl PgExecutor<'_>, m: &OutboxRow<'_>, sender: &str) -> sqlx::Result<Option<MessageId>> {
     sqlx::query_scalar(
         "INSERT INTO messages (business_id, conversation_id, run_id, purpose, direction, audience, sender_type,
-                               from_phone, to_phone, body, validity_seconds)
-         VALUES ($1, $2, $3, $4, 'outbound', $5, $6, $7, $8, $9, $10)
+                               from_phone, to_phone, body, validity_seconds, next_attempt_at)
+         VALUES ($1, $2, $3, $4, 'outbound', $5, $6, $7, $8, $9, $10, $11)
          ON CONFLICT (run_id, purpose) DO NOTHING RETURNING id",
     )
     .bind(m.business_id)
@@ -106,6 +144,7 @@ async fn insert_outbound(
     .bind(m.to)
     .bind(m.body)
     .bind(m.validity_seconds)
+    .bind(m.not_before)
     .fetch_optional(db)
     .await
 }
@@ -117,6 +156,26 @@ pub async fn due_for_run(db: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result
            AND (next_attempt_at IS NULL OR next_attempt_at <= now()) ORDER BY created_at, id"
     );
     sqlx::query_as(&sql).bind(run_id).fetch_all(db).await
+}
+
+/// Undelivered outbound rows that belong to no run and are due: what the
+/// notification dispatcher sends. A `sending` row is due only when a retry was
+/// scheduled or its sender's lease ran out (`deliver` claims it again anyway).
+pub async fn due_without_run(
+    db: impl PgExecutor<'_>,
+    lease: std::time::Duration,
+    limit: i64,
+) -> sqlx::Result<Vec<Message>> {
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    let sql = format!(
+        "SELECT {COLUMNS} FROM messages
+         WHERE run_id IS NULL AND direction = 'outbound' AND status IN ('queued', 'sending')
+           AND (next_attempt_at IS NULL OR next_attempt_at <= now())
+           AND (status = 'queued' OR next_attempt_at IS NOT NULL
+                OR last_attempt_at < now() - make_interval(secs => $1::float8 / 1000))
+         ORDER BY COALESCE(next_attempt_at, created_at), id LIMIT $2 FOR UPDATE SKIP LOCKED"
+    );
+    sqlx::query_as(&sql).bind(lease_ms).bind(limit).fetch_all(db).await
 }
 
 /// The earliest retry time among a run's undelivered rows.

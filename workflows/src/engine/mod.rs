@@ -60,6 +60,8 @@ pub struct EngineConfig {
     pub review_delays: [chrono::Duration; 2],
     /// The OpenAI-compatible responder; None runs the rules engine alone.
     pub llm: Option<Arc<dyn activities::responder::Responder>>,
+    /// The SMTP server for owner emails; None keeps them in `email_outbox` as `stored`.
+    pub mailer: Option<activities::notify::Mailer>,
 }
 
 pub(crate) struct Inner {
@@ -217,9 +219,13 @@ impl Workflows {
             let _ = underway::queue::run_deletion_every(&pool, jiff::Span::new().hours(1)).await;
         });
         let sweeper = tokio::spawn(timers::sweep_every(self.clone(), self.0.cfg.poll, shutdown.clone()));
+        let dispatcher = tokio::spawn(crate::dispatch::dispatch_every(self.clone(), self.0.cfg.poll, shutdown.clone()));
+        let summaries = tokio::spawn(crate::summary::run(self.clone(), poll, shutdown.clone()));
         let result = worker.run_every(poll).await;
         pruning.abort();
         sweeper.abort();
+        dispatcher.abort();
+        summaries.abort();
         Ok(result?)
     }
 }

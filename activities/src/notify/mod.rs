@@ -1,0 +1,145 @@
+//! Owner notifications: one call records the dashboard feed row and queues the
+//! owner's SMS and email, per the business's preferences and quiet hours, in
+//! the caller's transaction and at most once per `(business, key)`.
+//!
+//! Texts with a run are sent by that run (it wakes for their
+//! `next_attempt_at`); texts without one, and every email, by [`dispatch`].
+
+pub mod dispatch;
+pub mod event;
+pub mod mail;
+pub mod prefs;
+pub mod render;
+
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use sqlx::PgConnection;
+
+use crate::domain::ids::NotificationId;
+use crate::domain::{ConversationId, RunId};
+use crate::store::businesses::Business;
+use crate::store::email_outbox::{self, NewEmail};
+use crate::store::messages::{self, Audience, OutboxRow};
+use crate::store::notifications::{self, NewFeedItem};
+use crate::templates::Templates;
+
+pub use dispatch::{dispatch, Dispatched, Dispatcher};
+pub use event::{NotifyEvent, Outcome};
+pub use mail::{MailConfigError, MailError, Mailer};
+pub use prefs::{release_at, NotificationPrefs};
+pub use render::{render, RenderError, Rendered};
+
+/// One notification to a business's owner.
+///
+/// `data` is the template context (an object; unknown facts as null, extra
+/// keys ignored); `notify` adds `business` (the business's name) and, when
+/// absent, `link` = null. Each event needs:
+/// - missed_call: `caller`, `time`, `after_hours`
+/// - qualified_lead: `caller`, `name`, `service`, `urgency`, `address`, `preferred_time`
+/// - emergency: `caller`, `name`, `service`, `address`
+/// - human_needed: `caller`, `name`
+/// - appointment_booked: `caller`, `name`, `service`, `when`, `address`
+/// - conversation_summary: the lead's facts plus `outcome` ("booked",
+///   "needs_follow_up", "lost": [`Outcome::as_str`]), `when` and `reason` (or null)
+/// - daily_summary: `date`, `calls`, `missed`, `recovered`, `booked`, `revenue`
+///
+/// `link` (the one-tap takeover URL) ends every text about a live conversation.
+#[derive(Debug, Clone)]
+pub struct Notification<'a> {
+    pub event: NotifyEvent,
+    pub business: &'a Business,
+    pub conversation_id: Option<ConversationId>,
+    /// The run that sends the SMS (it must wake for the row), or None for the dispatcher.
+    pub run_id: Option<RunId>,
+    /// Unique per business, e.g. `alert_qualified:<run>` or `daily:2026-12-01`.
+    pub key: &'a str,
+    pub data: Value,
+    pub now: DateTime<Utc>,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum NotifyError {
+    #[error(transparent)]
+    Db(#[from] sqlx::Error),
+    #[error(transparent)]
+    Render(#[from] RenderError),
+    #[error("notification data must be a JSON object")]
+    NotAnObject,
+}
+
+/// Records and queues one notification in the caller's transaction. A second
+/// call with the same business and key does nothing and returns None.
+/// Paused or cancelled businesses get the feed row but no SMS or email.
+pub async fn notify(
+    conn: &mut PgConnection,
+    templates: &Templates,
+    n: &Notification<'_>,
+) -> Result<Option<NotificationId>, NotifyError> {
+    let ctx = context(n)?;
+    // Rendered before any write: a template error leaves nothing half-made.
+    let words = render(templates, n.event, &ctx)?;
+    let b = n.business;
+    let prefs = notifications::prefs(&mut *conn, b.id).await?.unwrap_or_default();
+    let release = release_at(&prefs, b.timezone.tz(), n.now, n.event.urgent());
+    let held = (release > n.now).then_some(release);
+    let mut stored = n.data.clone();
+    if let Some(o) = stored.as_object_mut() {
+        // The link is a bearer token: it lives in the text sent, not in the feed.
+        o.remove("link");
+    }
+    let feed = NewFeedItem {
+        business_id: b.id,
+        event: n.event.as_str(),
+        conversation_id: n.conversation_id,
+        dedupe_key: n.key,
+        data: &stored,
+        held_until: held,
+    };
+    let Some(id) = notifications::insert_feed(&mut *conn, &feed).await? else {
+        return Ok(None);
+    };
+    if !b.is_active() {
+        return Ok(Some(id));
+    }
+    if prefs.sms {
+        let purpose = format!("notify_{}", n.key);
+        let row = OutboxRow {
+            business_id: b.id,
+            conversation_id: n.conversation_id,
+            run_id: n.run_id,
+            purpose: &purpose,
+            audience: Audience::Owner,
+            from: &b.twilio_number,
+            to: &b.owner_phone,
+            body: &words.sms,
+            validity_seconds: None,
+            not_before: held,
+        };
+        messages::queue_row(&mut *conn, &row).await?;
+    }
+    if prefs.email {
+        let email = NewEmail {
+            business_id: b.id,
+            notification_id: Some(id),
+            dedupe_key: n.key,
+            to: &b.owner_email,
+            subject: &words.subject,
+            body: &words.email_body,
+            not_before: held,
+        };
+        email_outbox::queue_email(&mut *conn, &email).await?;
+    }
+    Ok(Some(id))
+}
+
+/// The template context: the caller's data, the business's name, and `link`.
+fn context(n: &Notification<'_>) -> Result<Value, NotifyError> {
+    let mut ctx = n.data.clone();
+    let o = ctx.as_object_mut().ok_or(NotifyError::NotAnObject)?;
+    o.entry("business").or_insert_with(|| Value::from(n.business.name.clone()));
+    o.entry("link").or_insert(Value::Null);
+    Ok(ctx)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,32 @@
+//! Database fixtures for this crate's `#[sqlx::test(migrations = false)]` tests.
+
+use rust_decimal::Decimal;
+use sqlx::PgPool;
+
+use crate::domain::{PhoneNumber, Zone};
+use crate::store::businesses::{self, Business, NewBusiness};
+
+/// Applies underway's migrations, then ours (ours index underway's tables).
+pub async fn migrated(pool: &PgPool) {
+    underway::run_migrations(pool).await.expect("underway migrations");
+    crate::migrate(pool).await.expect("migrations");
+}
+
+/// A business in `zone` with the owner and numbers of the demo.
+pub async fn business(pool: &PgPool, zone: &str) -> Business {
+    let phone = |p: &str| PhoneNumber::parse(p).expect("phone");
+    let b = NewBusiness {
+        name: "Smith's Heating & Air".into(),
+        owner_name: "John Smith".into(),
+        owner_email: "john@example.com".into(),
+        owner_phone: phone("+15125550142"),
+        business_phone: phone("+15125550199"),
+        twilio_number: phone("+15125550100"),
+        timezone: Zone::parse(zone).expect("zone"),
+        avg_job_value: Decimal::new(35000, 2),
+        services: vec!["AC Repair".into()],
+        ai_greeting: None,
+        call_screening: true,
+    };
+    businesses::insert_business(pool, &b).await.expect("business")
+}
