@@ -27,7 +27,7 @@ pub(super) fn plan(booking: &Booking, turn: u32, reply: &Reply) -> Plan {
     match &reply.booking {
         BookingIntent::Pick { index } if *index < offered.len() => Plan::Command(Command::Book {
             turn,
-            slot: offered[*index].clone(),
+            slot: offered[*index],
             moving: booking.moving,
             offers: booking.offers,
         }),

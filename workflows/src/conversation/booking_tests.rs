@@ -88,7 +88,7 @@ fn an_emergency_gets_the_responder_and_the_owner_not_an_offer() {
 #[test]
 fn a_pick_books_that_slot_and_the_booking_closes_the_conversation() {
     let d = step(&replying(3, offered(1)), &responded(3, intent(BookingIntent::Pick { index: 1 })), &ctx());
-    assert!(d.commands.contains(&Command::Book { turn: 3, slot: slots()[1].clone(), moving: None, offers: 1 }));
+    assert!(d.commands.contains(&Command::Book { turn: 3, slot: slots()[1], moving: None, offers: 1 }));
     let booked = step(&d.state, &Event::Booked { appointment_id: AppointmentId::new() }, &ctx());
     assert_eq!(booked.state, State::Done { outcome: Outcome::Booked });
     assert!(booked.commands.iter().any(|c| matches!(c, Command::Conversation { status: "closed_booked", .. })));
@@ -151,7 +151,7 @@ fn a_booked_customer_cancels_or_moves_by_text() {
     let pick = step(&replying(1, booking.clone()), &responded(1, intent(BookingIntent::Pick { index: 2 })), &ctx());
     assert!(pick.commands.contains(&Command::Book {
         turn: 1,
-        slot: slots()[2].clone(),
+        slot: slots()[2],
         moving: Some(moving),
         offers: 1
     }));
