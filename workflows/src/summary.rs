@@ -160,7 +160,7 @@ async fn schedule_and_serve(wf: Workflows, poll: jiff::Span, stop: CancellationT
     let mut worker = Worker::new(queue.clone(), SummaryTask(wf.0.clone()));
     worker.set_concurrency_limit(1);
     worker.set_shutdown_token(stop.child_token());
-    let worker = tokio::spawn(async move { worker.run_every(poll).await });
+    let _worker = AbortOnDrop(tokio::spawn(async move { worker.run_every(poll).await }));
     loop {
         let mut scheduler = Scheduler::new(queue.clone(), SummaryTask(wf.0.clone()));
         scheduler.set_shutdown_token(stop.child_token());
@@ -174,8 +174,16 @@ async fn schedule_and_serve(wf: Workflows, poll: jiff::Span, stop: CancellationT
             _ = tokio::time::sleep(SCHEDULER_RETRY) => {}
         }
     }
-    worker.abort();
     Ok(())
+}
+
+/// Stops the summary worker with the loop that owns it, even when that loop is aborted.
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
 }
 
 #[cfg(test)]
