@@ -68,3 +68,32 @@ async fn a_worker_killed_between_sending_and_recording_the_sid_is_reconciled_wit
     assert_eq!(app.fake.sent_to(OWNER_PHONE).len(), 1, "the owner alert went out once too");
     app.stop().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_text_left_in_a_dead_workers_hands_is_rechecked_after_a_pause_not_in_a_busy_loop(pool: PgPool) {
+    // A lease longer than the restart: the new worker finds the text still
+    // claimed by the dead one and must wait for the lease to run out.
+    let lease = [("SMS_SEND_LEASE_MS", "4000")];
+    let mut app = TestApp::spawn_with(pool, Mode { web: true, workers: true }, &lease).await;
+    let caller = new_caller();
+    app.fake.script_for(&caller, [Reply::AcceptThenHang { delay: Duration::from_secs(30) }]);
+    app.missed_call(&caller, "no-answer").await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while app.fake.sent_to(&caller).is_empty() && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    app.kill_workers();
+    app.start_workers().await;
+
+    let deadline = std::time::Instant::now() + WAIT;
+    let text_back = "SELECT count(*) FROM messages WHERE purpose = 'text_back' AND status = 'sent'";
+    while app.count(text_back).await == 0 && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!(app.count(text_back).await, 1, "reconciled once the lease ran out");
+    assert_eq!(app.fake.attempts().iter().filter(|(to, _)| *to == caller).count(), 1, "no second send");
+    // The start tick, the dead worker's tick retaken, a recheck or two: not one tick per poll for the whole lease.
+    let ticks = app.count("SELECT count(*) FROM underway.task").await;
+    assert!(ticks <= 6, "{ticks} ticks while waiting out a 4 s lease");
+    app.stop().await;
+}

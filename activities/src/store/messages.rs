@@ -178,11 +178,14 @@ pub async fn due_without_run(
     sqlx::query_as(&sql).bind(lease_ms).bind(limit).fetch_all(db).await
 }
 
-/// The earliest retry time among a run's undelivered rows.
+/// The earliest retry time among a run's undelivered rows. A row `sending`
+/// with no retry scheduled is in a sender's hands (maybe a dead one's, until
+/// its lease runs out): it is not due now, and the tick that met it rechecks
+/// later on its own timer instead of spinning.
 pub async fn next_retry_for_run(db: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result<Option<DateTime<Utc>>> {
     sqlx::query_scalar(
         "SELECT min(COALESCE(next_attempt_at, now())) FROM messages
-         WHERE run_id = $1 AND status IN ('queued', 'sending')",
+         WHERE run_id = $1 AND (status = 'queued' OR (status = 'sending' AND next_attempt_at IS NOT NULL))",
     )
     .bind(run_id)
     .fetch_one(db)

@@ -17,6 +17,8 @@ use crate::fake_twilio::{FakeTwilio, Sent};
 #[derive(Debug, Default, Clone, Serialize)]
 pub struct Findings {
     pub runs: i64,
+    /// Ticks the workers ran (underway tasks), for ticks per workflow.
+    pub ticks: i64,
     pub replies: usize,
     pub text_backs_missing: usize,
     pub text_backs_duplicated: usize,
@@ -88,6 +90,10 @@ pub async fn findings(
     let mut f = Findings {
         runs: sqlx::query_scalar("SELECT count(*) FROM workflow_runs").fetch_one(pool).await?,
         stuck: stuck(pool).await?,
+        ticks: sqlx::query_scalar("SELECT count(*) FROM underway.task WHERE task_queue_name = $1")
+            .bind(workflows::engine::QUEUE)
+            .fetch_one(pool)
+            .await?,
         webhook_errors: played.iter().map(|p| p.webhook_errors).sum(),
         repeated_webhooks: played.iter().filter(|p| p.repeated).count(),
         ..Findings::default()

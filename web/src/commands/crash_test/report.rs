@@ -30,6 +30,7 @@ pub struct Report {
     pub duration_s: f64,
     pub quiet: bool,
     pub runs: i64,
+    pub ticks: i64,
     pub replies: usize,
     pub owner_alerts_missing: usize,
     pub owner_alerts_duplicated: usize,
@@ -89,6 +90,7 @@ impl Report {
             duration_s: secs(duration),
             quiet,
             runs: f.runs,
+            ticks: f.ticks,
             replies: f.replies,
             owner_alerts_missing: f.owner_alerts_missing,
             owner_alerts_duplicated: f.owner_alerts_duplicated,
@@ -154,11 +156,12 @@ impl Report {
             );
         }
         println!(
-            "workflows {} (runs {}), replies answered {}; text-backs missing {} / duplicated {}; replies missing {} / \
+            "workflows {} (runs {}, ticks {}), replies answered {}; text-backs missing {} / duplicated {}; replies missing {} / \
              duplicated {}; owner alerts missing {} / duplicated {}; sends unrecorded {}; stuck {}; \
              reconcile lookups {}; {:.1} s",
             self.workflows,
             self.runs,
+            self.ticks,
             self.replies,
             self.text_backs_missing,
             self.text_backs_duplicated,
