@@ -27,6 +27,7 @@ pub async fn business(pool: &PgPool, zone: &str) -> Business {
         services: vec!["AC Repair".into()],
         ai_greeting: None,
         call_screening: true,
+        appointment_minutes: 90,
     };
     businesses::insert_business(pool, &b).await.expect("business")
 }
