@@ -25,12 +25,9 @@ pub(super) enum Plan {
 pub(super) fn plan(booking: &Booking, turn: u32, reply: &Reply) -> Plan {
     let offered = &booking.offered;
     match &reply.booking {
-        BookingIntent::Pick { index } if *index < offered.len() => Plan::Command(Command::Book {
-            turn,
-            slot: offered[*index],
-            moving: booking.moving,
-            offers: booking.offers,
-        }),
+        BookingIntent::Pick { index } if *index < offered.len() => {
+            Plan::Command(Command::Book { turn, slot: offered[*index], moving: booking.moving, offers: booking.offers })
+        }
         BookingIntent::Cancel => Plan::Command(Command::CancelAppointment { turn }),
         BookingIntent::Reschedule { preference } => {
             Plan::Command(Command::Offer { turn, prefer: preference.clone(), exclude: vec![], reschedule: true })

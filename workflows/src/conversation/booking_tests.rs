@@ -149,10 +149,5 @@ fn a_booked_customer_cancels_or_moves_by_text() {
     assert_eq!(booking_of(&shown.state), Booking { offered: slots(), offers: 1, moving: Some(moving) });
     let State::Waiting { booking, .. } = &shown.state else { panic!() };
     let pick = step(&replying(1, booking.clone()), &responded(1, intent(BookingIntent::Pick { index: 2 })), &ctx());
-    assert!(pick.commands.contains(&Command::Book {
-        turn: 1,
-        slot: slots()[2],
-        moving: Some(moving),
-        offers: 1
-    }));
+    assert!(pick.commands.contains(&Command::Book { turn: 1, slot: slots()[2], moving: Some(moving), offers: 1 }));
 }
