@@ -60,5 +60,5 @@ impl Task for TickTask {
 
 /// Rounds of transition-then-send a single tick may take before it yields.
 pub(crate) const MAX_ROUNDS: usize = 8;
-/// When a send is in flight elsewhere, look again after this long.
+/// When a send is in flight elsewhere, look again after this long (or after one lease, if shorter).
 pub(crate) const IN_FLIGHT_RECHECK: Duration = Duration::from_secs(5);
