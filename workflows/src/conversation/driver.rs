@@ -28,7 +28,8 @@ pub(crate) async fn tick(wf: &Workflows, input: &TickInput) -> Result<(), Engine
             Round::Finished => return Ok(()),
             Round::Delivered { in_flight } => {
                 if in_flight {
-                    recheck = Some(IN_FLIGHT_RECHECK);
+                    // A dead sender's claim lasts one lease: no point looking later than that.
+                    recheck = Some(IN_FLIGHT_RECHECK.min(wf.0.cfg.retry.lease));
                 }
             }
             Round::Respond { turn, ctx } => {

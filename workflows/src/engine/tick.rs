@@ -74,5 +74,5 @@ async fn dispatch(wf: &Workflows, input: &TickInput) -> Result<(), EngineError> 
 
 /// Rounds of transition-then-send a single tick may take before it yields.
 pub(crate) const MAX_ROUNDS: usize = 8;
-/// When a send is in flight elsewhere, look again after this long.
+/// When a send is in flight elsewhere, look again after this long (or after one lease, if shorter).
 pub(crate) const IN_FLIGHT_RECHECK: Duration = Duration::from_secs(5);
