@@ -179,7 +179,8 @@ mod tests {
             reason => "landline", service => "AC not cooling", name => "Maria", phone => "(512) 555-0199",
             urgency => "soon", address => "2215 Cedar Hollow Dr, Round Rock 78664", preferred_time => "tomorrow morning",
             body => "Is anyone there?", link => "https://calls.example.com/t/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA",
-            today => true,
+            today => true, times => "Tue 10am, Tue 2pm, Wed 9am, Thu 1pm", when => "Tue Dec 8 at 10am",
+            taken => "Tue 10am",
         };
         for (name, _) in TEMPLATES.iter().filter(|(n, _)| *n != "text_back") {
             let s = t.render(name, ctx.clone()).unwrap();
