@@ -16,6 +16,8 @@ type Lead = (Text, Text, Text, Text, Text, String);
 async fn four_texts_qualify_the_lead_and_the_owner_hears_once(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     app.owner_window(0, "offline").await;
+    // No open times: the qualified lead is handed to the owner, not offered slots.
+    sqlx::query("UPDATE businesses SET business_hours = '{}'").execute(&app.pool).await.unwrap();
     let caller = app.texted_back_caller().await;
     let turns = [
         "my ac isnt cooling, just blowing warm air",
@@ -38,9 +40,12 @@ async fn four_texts_qualify_the_lead_and_the_owner_hears_once(pool: PgPool) {
     assert!(lead.3.as_deref().unwrap_or_default().starts_with("2215 Cedar Hollow Dr"), "{lead:?}");
     assert!(lead.4.as_deref().unwrap_or_default().contains("tomorrow"), "{lead:?}");
     assert_eq!(lead.5, "qualified");
+    // The owner has the conversation now: a later text is passed on to them, not answered by the AI.
     app.text(&caller, "thanks!").await;
-    assert_eq!(app.wait_for_sms(&caller, 6, WAIT).await.len(), 6);
+    let owner = app.wait_for_sms(OWNER_PHONE, 3, WAIT).await;
+    assert!(owner.iter().any(|m| m.body.contains("thanks!")), "{owner:?}");
     app.settle(WAIT).await;
+    assert_eq!(app.fake.sent_to(&caller).len(), 5, "the AI stays quiet once the owner has it");
     let alerts =
         app.fake.sent_to(OWNER_PHONE).into_iter().filter(|m| m.body.starts_with("New qualified lead!")).count();
     assert_eq!(alerts, 1, "the owner is told once, not on every later turn");
