@@ -66,6 +66,16 @@ async fn a_missed_call_ends_in_a_booked_appointment(pool: PgPool) {
     assert_eq!(app.fake.sent_to(&caller).iter().filter(|m| m.body.starts_with("You're booked!")).count(), 1);
     assert_eq!(app.count("SELECT count(*) FROM conversations WHERE status = 'closed_booked'").await, 1);
     assert_eq!(app.count("SELECT count(*) FROM leads WHERE status = 'booked'").await, 1);
+    // The end-of-conversation summary is in the feed and the email, not a second text.
+    let summary =
+        "SELECT count(*) FROM notifications WHERE event = 'conversation_summary' AND data->>'outcome' = 'booked'";
+    assert_eq!(app.count(summary).await, 1);
+    assert_eq!(
+        app.count("SELECT count(*) FROM email_outbox WHERE subject LIKE 'Conversation ended - Booked%'").await,
+        1
+    );
+    let owner = app.fake.sent_to(OWNER_PHONE);
+    assert_eq!(owner.len(), 2, "missed call and booked: {owner:?}");
     app.stop().await;
 }
 

@@ -4,11 +4,14 @@
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 
+use chrono::NaiveTime;
 use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
 use activities::domain::{PhoneNumber, Zone};
+use activities::notify::NotificationPrefs;
 use activities::store::businesses::{self, Business, NewBusiness};
+use activities::store::notifications;
 use activities::twilio::signature;
 use web::app::{self, Mode, Running};
 use web::fake_twilio::{FakeTwilio, Sent};
@@ -47,6 +50,8 @@ pub fn test_settings(fake: &FakeTwilio, extra: &[(&str, &str)]) -> Settings {
         ("SMS_RETRY_BASE_MS", "50".to_owned()),
         ("SMS_RETRY_MAX_MS", "200".to_owned()),
         ("SMS_SEND_LEASE_MS", "300".to_owned()),
+        // The hourly summary would text the owner mid-test after 18:00 Chicago.
+        ("DAILY_SUMMARY", "off".to_owned()),
     ]
     .into_iter()
     .map(|(k, v)| (k.to_owned(), v))
@@ -71,6 +76,9 @@ impl TestApp {
         let fake = FakeTwilio::start().await.expect("fake twilio");
         let settings = test_settings(&fake, extra);
         let business = businesses::insert_business(&pool, &demo_business(TWILIO_NUMBER)).await.expect("business");
+        // No quiet hours, so owner alerts go out whenever the suite runs; quiet-hours tests set their own.
+        let awake = NotificationPrefs { quiet_start: NaiveTime::MIN, quiet_end: NaiveTime::MIN, ..Default::default() };
+        notifications::set_prefs(&pool, business.id, &awake).await.expect("prefs");
         let web_mode = Mode { web: true, workers: false };
         let web = app::start(settings.clone(), pool.clone(), web_mode).await.expect("web");
         let addr = web.addr.expect("bound");

@@ -15,6 +15,7 @@ mod keywords;
 mod llm;
 mod missed_call;
 mod notify;
+mod owner_alerts;
 mod provider_failures;
 mod reviews;
 mod screening;

@@ -36,7 +36,7 @@ fn lead() -> Value {
 
 async fn notify_now(app: &TestApp, event: NotifyEvent, key: &str, data: Value, now: DateTime<Utc>) {
     let b = business(app).await;
-    let n = Notification { event, business: &b, conversation_id: None, run_id: None, key, data, now };
+    let n = Notification { event, business: &b, conversation_id: None, run_id: None, key, text: true, data, now };
     let mut tx = app.pool.begin().await.unwrap();
     assert!(notify(&mut tx, &Templates::new().unwrap(), &n).await.unwrap().is_some());
     tx.commit().await.unwrap();
@@ -118,7 +118,10 @@ async fn seed_day(app: &TestApp) {
 #[sqlx::test(migrations = false)]
 async fn the_daily_summary_of_a_seeded_day_arrives_by_text_and_email(pool: PgPool) {
     let smtp = FakeSmtp::start().await.unwrap();
-    let app = spawn_with_smtp(pool, &smtp).await;
+    // The test helpers turn the schedule off; this test checks the workers set it.
+    let extra = [("SMTP_URL", smtp.url()), ("DAILY_SUMMARY", "on".to_owned())];
+    let extra: Vec<(&str, &str)> = extra.iter().map(|(k, v)| (*k, v.as_str())).collect();
+    let app = TestApp::spawn_with(pool, Mode { web: true, workers: true }, &extra).await;
     seed_day(&app).await;
     let b = business(&app).await;
     let templates = Templates::new().unwrap();

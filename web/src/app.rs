@@ -128,6 +128,7 @@ pub fn engine_config(settings: &Settings) -> anyhow::Result<EngineConfig> {
         review_delays: settings
             .review_delays
             .map(|d| chrono::Duration::from_std(d).unwrap_or_else(|_| chrono::Duration::days(365))),
+        daily_summary: settings.daily_summary,
         llm,
         mailer: settings.smtp.as_ref().map(|s| s.mailer()).transpose().context("SMTP_URL / SMTP_FROM")?,
     })

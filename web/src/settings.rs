@@ -65,6 +65,8 @@ pub struct Settings {
     /// Review requests: the request after a job is completed, then the
     /// reminder after the request (`REVIEW_DELAYS`, default `2h,48h`).
     pub review_delays: [Duration; 2],
+    /// `DAILY_SUMMARY` (on/off, default on): the owners' 18:00 summary texts and emails.
+    pub daily_summary: bool,
     /// The SMTP server for owner emails; None keeps them in the outbox as `stored`.
     pub smtp: Option<SmtpSettings>,
     pub log_format: LogFormat,
@@ -172,6 +174,7 @@ impl Settings {
             openai: openai(&get)?,
             follow_up_delays: follow_ups(get("FOLLOW_UP_DELAYS"))?,
             review_delays: review_delays(get("REVIEW_DELAYS"))?,
+            daily_summary: switch(&get, "DAILY_SUMMARY", true)?,
             link_secret: Secret(get("LINK_SECRET").unwrap_or_default()),
             calendar_rate: RateSettings {
                 per_min: at_least_one(parse(&get, "CALENDAR_RATE_PER_MIN", "60")?, "CALENDAR_RATE_PER_MIN")?,
@@ -218,6 +221,16 @@ fn at_least_one(n: u32, var: &'static str) -> Result<u32, ConfigError> {
         return Err(err(var, "must be at least 1"));
     }
     Ok(n)
+}
+
+/// An on/off setting.
+fn switch(get: &impl Fn(&str) -> Option<String>, var: &'static str, default: bool) -> Result<bool, ConfigError> {
+    match get(var).as_deref().map(str::trim) {
+        None | Some("") => Ok(default),
+        Some("on" | "true" | "1" | "yes") => Ok(true),
+        Some("off" | "false" | "0" | "no") => Ok(false),
+        Some(other) => Err(err(var, format!("{other:?} is not on or off"))),
+    }
 }
 
 fn millis(get: &impl Fn(&str) -> Option<String>, var: &'static str, default: u64) -> Result<Duration, ConfigError> {
@@ -363,6 +376,7 @@ mod tests {
             (&[("DATABASE_URL", "postgres://x"), ("REVIEW_DELAYS", "2h")], "REVIEW_DELAYS"),
             (&[("DATABASE_URL", "postgres://x"), ("REVIEW_DELAYS", "2h,48h,72h")], "REVIEW_DELAYS"),
             (&[("DATABASE_URL", "postgres://x"), ("REVIEW_DELAYS", "2h,0s")], "REVIEW_DELAYS"),
+            (&[("DATABASE_URL", "postgres://x"), ("DAILY_SUMMARY", "sometimes")], "DAILY_SUMMARY"),
             (
                 &[("DATABASE_URL", "postgres://x"), ("OPENAI_API_KEY", "k"), ("OPENAI_BASE_URL", "localhost")],
                 "OPENAI_BASE_URL",
@@ -405,6 +419,13 @@ mod tests {
         assert_eq!(s.review_delays, [Duration::from_secs(2 * 3600), Duration::from_secs(48 * 3600)]);
         let s = load(&[("DATABASE_URL", "postgres://x"), ("REVIEW_DELAYS", "300ms, 600ms")]).unwrap();
         assert_eq!(s.review_delays, [Duration::from_millis(300), Duration::from_millis(600)]);
+    }
+
+    #[test]
+    fn the_daily_summary_is_on_unless_turned_off() {
+        assert!(load(&[("DATABASE_URL", "postgres://x")]).unwrap().daily_summary);
+        assert!(!load(&[("DATABASE_URL", "postgres://x"), ("DAILY_SUMMARY", "off")]).unwrap().daily_summary);
+        assert!(load(&[("DATABASE_URL", "postgres://x"), ("DAILY_SUMMARY", " on ")]).unwrap().daily_summary);
     }
 
     #[test]

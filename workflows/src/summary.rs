@@ -77,6 +77,7 @@ pub async fn daily_summary(
         conversation_id: None,
         run_id: None,
         key: &key,
+        text: true,
         data: json!({
             "date": date.format("%a %b %-d").to_string(),
             "calls": f.calls, "missed": f.missed, "recovered": f.recovered, "booked": f.booked,

@@ -53,6 +53,9 @@ pub struct Notification<'a> {
     pub run_id: Option<RunId>,
     /// Unique per business, e.g. `alert_qualified:<run>` or `daily:2026-12-01`.
     pub key: &'a str,
+    /// False: the feed and email only, when the owner was just texted the
+    /// same news (a booked conversation's summary after "Appointment booked!").
+    pub text: bool,
     pub data: Value,
     pub now: DateTime<Utc>,
 }
@@ -101,7 +104,7 @@ pub async fn notify(
     if !b.is_active() {
         return Ok(Some(id));
     }
-    if prefs.sms {
+    if prefs.sms && n.text {
         let purpose = format!("notify_{}", n.key);
         let row = OutboxRow {
             business_id: b.id,

@@ -23,7 +23,7 @@ fn lead_data() -> Value {
 }
 
 fn note<'a>(b: &'a Business, event: NotifyEvent, key: &'a str, now: DateTime<Utc>) -> Notification<'a> {
-    Notification { event, business: b, conversation_id: None, run_id: None, key, data: lead_data(), now }
+    Notification { event, business: b, conversation_id: None, run_id: None, key, text: true, data: lead_data(), now }
 }
 
 async fn setup(pool: &PgPool) -> (Business, Templates) {

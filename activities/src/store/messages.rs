@@ -413,6 +413,8 @@ pub async fn last_alerted_conversation(
     sqlx::query_scalar(
         "SELECT conversation_id FROM messages
          WHERE business_id = $1 AND audience = 'owner' AND conversation_id IS NOT NULL
+           -- an alert held through quiet hours has not reached the owner yet
+           AND NOT (status = 'queued' AND attempts = 0 AND next_attempt_at > now())
          ORDER BY created_at DESC, id DESC LIMIT 1",
     )
     .bind(business_id)

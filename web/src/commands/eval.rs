@@ -180,8 +180,9 @@ async fn read_back(ctx: &Ctx, caller: &str, out: &mut Outcome) -> anyhow::Result
     .await?
     .unwrap_or_default();
     out.emergency = sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM messages WHERE purpose = 'alert_emergency' AND run_id IN
-           (SELECT run_id FROM messages WHERE to_phone = $1 AND run_id IS NOT NULL))",
+        "SELECT EXISTS (SELECT 1 FROM notifications n
+           JOIN conversations c ON c.id = n.conversation_id JOIN leads l ON l.id = c.lead_id
+           WHERE n.event = 'emergency' AND l.phone = $1)",
     )
     .bind(caller)
     .fetch_one(&ctx.pool)

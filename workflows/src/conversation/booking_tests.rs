@@ -93,7 +93,10 @@ fn a_pick_books_that_slot_and_the_booking_closes_the_conversation() {
     assert_eq!(booked.state, State::Done { outcome: Outcome::Booked });
     assert!(booked.commands.iter().any(|c| matches!(c, Command::Conversation { status: "closed_booked", .. })));
     assert!(booked.commands.iter().any(|c| matches!(c, Command::LeadStatus { to: "booked", .. })));
-    assert_eq!(texts(&booked), vec![TextKind::OwnerAlert { alert: Alert::Booked, turn: 3 }]);
+    assert_eq!(
+        texts(&booked),
+        vec![TextKind::OwnerAlert { alert: Alert::Booked, turn: 3 }, TextKind::Summary { outcome: Outcome::Booked }]
+    );
 }
 
 #[test]
@@ -136,7 +139,13 @@ fn a_booked_customer_cancels_or_moves_by_text() {
     assert!(cancel.commands.contains(&Command::CancelAppointment { turn: 0 }));
     let cancelled = step(&cancel.state, &Event::Cancelled, &ctx());
     assert_eq!(cancelled.state, State::Done { outcome: Outcome::Cancelled });
-    assert_eq!(texts(&cancelled), vec![TextKind::OwnerAlert { alert: Alert::Cancelled, turn: 0 }]);
+    assert_eq!(
+        texts(&cancelled),
+        vec![
+            TextKind::OwnerAlert { alert: Alert::Cancelled, turn: 0 },
+            TextKind::Summary { outcome: Outcome::Cancelled }
+        ]
+    );
 
     let moving = AppointmentId::new();
     let ask = step(

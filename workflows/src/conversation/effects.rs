@@ -9,11 +9,10 @@ use activities::store::businesses::Business;
 use activities::store::conversations::{self, LeadSource, Opened};
 use activities::store::messages::{self, Audience, NewOutbound};
 
-use super::calendar;
-use super::state::{Alert, CallBackReason, Command, Event, Notice, State, TextKind};
+use super::state::{CallBackReason, Command, Event, Notice, State, TextKind};
+use super::{alerts, calendar};
 use crate::engine::runs::{self, RunRow};
 use crate::engine::{EngineError, Workflows};
-use activities::responder::LeadFacts;
 
 /// Applies one command; some produce a follow-up event (the conversation opened).
 pub(crate) async fn apply(
@@ -224,18 +223,18 @@ async fn queue_text(
     let Some(caller) = caller else {
         return Ok(());
     };
+    let subject = alerts::Subject { business, state: prev, caller, conversation_id };
+    if let Some(event) = alerts::event_of(kind) {
+        return alerts::notify_owner(wf, conn, run, &subject, kind, event).await;
+    }
     let t = &wf.0.templates;
-    let local_time = Utc::now().with_timezone(&business.timezone.tz()).format("%-I:%M %p").to_string();
+    let local_time = alerts::local_time(business, Utc::now());
     let caller_display = caller.display_national();
+    let link = || alerts::link(wf, conversation_id).unwrap_or_default();
     let (to, audience, body, validity) = match kind {
         TextKind::TextBack => {
             let body = t.text_back(&business.name, business.ai_greeting.as_deref())?;
             (caller, Audience::Customer, body, Some(wf.0.cfg.text_back_validity_secs))
-        }
-        TextKind::OwnerMissedCall => {
-            let link = link(wf, conversation_id);
-            let ctx = context! { caller => caller_display, time => local_time, after_hours => !business.is_open_at(Utc::now()), link };
-            (&business.owner_phone, Audience::Owner, t.render("owner_missed_call", ctx)?, None)
         }
         TextKind::OwnerCallBack { reason } => {
             let reason = match reason {
@@ -243,8 +242,7 @@ async fn queue_text(
                 CallBackReason::OptedOutBefore => "they opted out of texts",
                 CallBackReason::SendFailed => "the text was refused",
             };
-            let ctx =
-                context! { caller => caller_display, time => local_time, reason, link => link(wf, conversation_id) };
+            let ctx = context! { caller => caller_display, time => local_time, reason, link => link() };
             (&business.owner_phone, Audience::Owner, t.render("owner_call_back", ctx)?, None)
         }
         TextKind::FollowUp { n, .. } => {
@@ -275,78 +273,20 @@ async fn queue_text(
             let ctx = context! { business => business.name, phone => business.business_phone.display_national() };
             (caller, Audience::Customer, t.render("help", ctx)?, None)
         }
-        TextKind::OwnerAlert { alert, .. } => {
-            let body = owner_alert(conn, t, business, prev, caller, alert, link(wf, conversation_id)).await?;
-            (&business.owner_phone, Audience::Owner, body, None)
+        // Alerts other than these, and summaries, are notifications, sent above.
+        TextKind::OwnerMissedCall | TextKind::OwnerAlert { .. } | TextKind::Summary { .. } => {
+            (&business.owner_phone, Audience::Owner, alerts::cancelled_text(conn, wf, &subject).await?, None)
         }
         TextKind::HandOff { .. } => (caller, Audience::Customer, t.render("booking_handoff", context! {})?, None),
         TextKind::Forward { message_id } => {
             let Some(m) = messages::get_message(&mut *conn, business.id, message_id).await? else {
                 return Ok(());
             };
-            let lead = lead_of(conn, business, prev).await?;
+            let lead = alerts::lead_of(conn, business, prev).await?;
             let body = if m.num_media > 0 { format!("{} [photo]", m.body) } else { m.body };
-            let ctx = context! { caller => caller_display, name => lead.name, body, link => link(wf, conversation_id) };
+            let ctx = context! { caller => caller_display, name => lead.name, body, link => link() };
             (&business.owner_phone, Audience::Owner, t.render("owner_forward", ctx)?, None)
         }
     };
     queue(conn, run, business, conversation_id, &kind.purpose(), audience, to, &body, validity).await
-}
-
-async fn lead_of(conn: &mut PgConnection, business: &Business, s: &State) -> Result<LeadFacts, EngineError> {
-    let lead_id = match s {
-        State::Greeting { lead_id, .. }
-        | State::Waiting { lead_id, .. }
-        | State::Replying { lead_id, .. }
-        | State::Human { lead_id, .. } => *lead_id,
-        _ => return Ok(LeadFacts::default()),
-    };
-    Ok(conversations::lead_facts(&mut *conn, business.id, lead_id).await?)
-}
-
-async fn owner_alert(
-    conn: &mut PgConnection,
-    t: &activities::templates::Templates,
-    business: &Business,
-    state: &State,
-    caller: &PhoneNumber,
-    alert: Alert,
-    link: String,
-) -> Result<String, EngineError> {
-    let l = lead_of(conn, business, state).await?;
-    let when = appointment_time(conn, business, state).await?;
-    let ctx = context! {
-        caller => caller.display_national(), name => l.name, service => l.service_needed,
-        urgency => l.urgency, address => l.address, preferred_time => l.preferred_time, link, when,
-    };
-    let name = match alert {
-        Alert::Qualified => "owner_qualified",
-        Alert::Emergency => "owner_emergency",
-        Alert::HumanNeeded => "owner_human_needed",
-        Alert::Booked => "owner_booked",
-        Alert::Cancelled => "owner_cancelled",
-    };
-    Ok(t.render(name, ctx)?)
-}
-
-/// The lead's latest appointment, formatted for the owner ("" when none).
-async fn appointment_time(conn: &mut PgConnection, business: &Business, s: &State) -> Result<String, EngineError> {
-    let lead_id = match s {
-        State::Greeting { lead_id, .. }
-        | State::Waiting { lead_id, .. }
-        | State::Replying { lead_id, .. }
-        | State::Human { lead_id, .. } => *lead_id,
-        _ => return Ok(String::new()),
-    };
-    let latest = activities::store::appointments::latest_for_lead(&mut *conn, business.id, lead_id).await?;
-    Ok(latest.map(|a| activities::booking::format_slot(&a.slot(), business.timezone.tz())).unwrap_or_default())
-}
-
-/// The one-tap takeover link for an owner alert ("" when there is no conversation).
-fn link(wf: &Workflows, conversation_id: Option<ConversationId>) -> String {
-    let cfg = &wf.0.cfg;
-    conversation_id.map_or_else(String::new, |c| {
-        let token = activities::links::sign(&cfg.link_secret, c, Utc::now() + activities::links::LINK_TTL);
-        format!("{}/t/{token}", cfg.base_url)
-    })
 }

@@ -1,6 +1,7 @@
 //! The conversation workflow: started by a missed call, it texts the caller
 //! back, alerts the owner, and follows up until the customer answers.
 
+mod alerts;
 mod booking;
 mod calendar;
 pub(crate) mod driver;

@@ -212,6 +212,10 @@ pub enum TextKind {
     HandOff {
         turn: u32,
     },
+    /// The owner's end-of-conversation summary.
+    Summary {
+        outcome: Outcome,
+    },
     /// A customer text relayed to the owner during a takeover.
     Forward {
         message_id: MessageId,
@@ -318,11 +322,23 @@ impl TextKind {
             TextKind::OwnerAlert { alert, turn } => format!("alert_{alert:?}_{turn}").to_lowercase(),
             TextKind::Forward { message_id } => format!("forward_{message_id}"),
             TextKind::HandOff { turn } => format!("reply_{turn}"),
+            TextKind::Summary { .. } => "summary".into(),
         }
     }
 }
 
 impl State {
+    /// The lead the conversation is about, once it has one.
+    pub fn lead_id(&self) -> Option<LeadId> {
+        match self {
+            State::Greeting { lead_id, .. }
+            | State::Waiting { lead_id, .. }
+            | State::Replying { lead_id, .. }
+            | State::Human { lead_id, .. } => Some(*lead_id),
+            _ => None,
+        }
+    }
+
     /// When the run must be woken even if nothing else happens.
     pub fn wake_at(&self) -> Option<DateTime<Utc>> {
         match self {

@@ -344,6 +344,7 @@ fn the_third_follow_up_closes_the_conversation_and_marks_the_lead_unresponsive()
         text(TextKind::FollowUp { turn: 0, n: 3 }),
         conv(c, "closed_no_response", 3, None),
         lead(l, "unresponsive", OPEN_LEAD),
+        text(TextKind::Summary { outcome: Outcome::NoResponse }),
     ];
     expect(&d, ended(Outcome::NoResponse), commands);
 }
@@ -372,7 +373,8 @@ fn a_caller_who_opts_out_while_waiting_is_closed_out_without_a_text() {
     let ids @ (c, l) = new_ids();
     let w = waiting(ids, june(15, 10, 0), 1, june(16, 10, 0));
     let d = step(&w, &wake(true, true, false), &ctx(june(16, 10, 0)));
-    let commands = vec![conv(c, "closed_opted_out", 1, None), lead(l, "opted_out", OPEN_LEAD)];
+    let summary = text(TextKind::Summary { outcome: Outcome::OptedOut });
+    let commands = vec![conv(c, "closed_opted_out", 1, None), lead(l, "opted_out", OPEN_LEAD), summary];
     expect(&d, ended(Outcome::OptedOut), commands);
 }
 

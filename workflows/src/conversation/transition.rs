@@ -44,9 +44,29 @@ pub const FOLLOW_UP_OFFSETS: [Duration; 3] = [Duration::hours(2), Duration::hour
 const WINDOW_OPEN: (u32, u32) = (8, 20);
 
 pub fn step(state: &State, event: &Event, ctx: &Ctx) -> Decision {
-    if let Some(d) = super::turns::step(state, event, ctx) {
+    let d = match super::turns::step(state, event, ctx) {
+        Some(d) => d,
+        None => step_outside_turns(state, event, ctx),
+    };
+    with_summary(state, d)
+}
+
+/// A conversation that ends tells the owner how (booked, needs follow-up,
+/// lost). Runs that end before the customer was reached (the owner was asked
+/// to call back instead), or by joining another conversation, do not.
+fn with_summary(before: &State, mut d: Decision) -> Decision {
+    let State::Done { outcome } = d.state else {
         return d;
+    };
+    let summarised = matches!(outcome, Outcome::Booked | Outcome::Cancelled | Outcome::NoResponse | Outcome::OptedOut);
+    let reached = matches!(before, State::Waiting { .. } | State::Replying { .. } | State::Human { .. });
+    if summarised && reached {
+        d.commands.push(Command::Text(TextKind::Summary { outcome }));
     }
+    d
+}
+
+fn step_outside_turns(state: &State, event: &Event, ctx: &Ctx) -> Decision {
     match (state, event) {
         (State::Notice { notice, .. }, Event::Wake(_)) => {
             done(Outcome::Notified, vec![Command::Text(TextKind::Notice(*notice))], "notice_sent")

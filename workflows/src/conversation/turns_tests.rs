@@ -119,7 +119,8 @@ fn an_opt_out_ends_every_live_state_with_one_confirmation() {
     for s in [waiting(1), replying, human] {
         let d = step(&s, &Event::Signal(SignalKind::OptOut), &ctx(at(15, 10), 0));
         assert_eq!(d.state, State::Done { outcome: Outcome::OptedOut });
-        assert_eq!(texts(&d), vec![TextKind::OptOutConfirmation]);
+        let summary = TextKind::Summary { outcome: Outcome::OptedOut };
+        assert_eq!(texts(&d), vec![TextKind::OptOutConfirmation, summary]);
         assert!(d.commands.iter().any(|c| matches!(c, Command::Conversation { status: "closed_opted_out", .. })));
         assert!(d.commands.iter().any(|c| matches!(c, Command::LeadStatus { to: "opted_out", .. })));
     }
@@ -196,6 +197,6 @@ fn an_opt_out_the_responder_reads_in_plain_words_is_recorded_and_confirmed() {
     let d = step(&replying, &responded(0, reply), &ctx(at(15, 10), 0));
     assert_eq!(d.state, State::Done { outcome: Outcome::OptedOut });
     assert_eq!(d.commands[0], Command::RecordOptOut);
-    assert_eq!(texts(&d), vec![TextKind::OptOutConfirmation]);
+    assert_eq!(texts(&d), vec![TextKind::OptOutConfirmation, TextKind::Summary { outcome: Outcome::OptedOut }]);
     assert!(!d.commands.iter().any(|c| matches!(c, Command::Reply { .. })), "the model's text is not sent");
 }

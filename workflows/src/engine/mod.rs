@@ -58,6 +58,8 @@ pub struct EngineConfig {
     /// Review requests: the request this long after the job is completed
     /// (2 h), the one reminder this long after the request (48 h).
     pub review_delays: [chrono::Duration; 2],
+    /// Whether workers send the owners' daily summaries.
+    pub daily_summary: bool,
     /// The OpenAI-compatible responder; None runs the rules engine alone.
     pub llm: Option<Arc<dyn activities::responder::Responder>>,
     /// The SMTP server for owner emails; None keeps them in `email_outbox` as `stored`.
@@ -85,6 +87,8 @@ pub enum EngineError {
     Worker(#[from] underway::worker::Error),
     #[error(transparent)]
     Template(#[from] activities::templates::TemplateError),
+    #[error("owner notification: {0}")]
+    Notify(#[from] activities::notify::NotifyError),
     #[error("run {0} has an unreadable state: {1}")]
     State(RunId, serde_json::Error),
     #[error("run {0} is of kind {1:?}, which no driver runs")]
@@ -220,12 +224,15 @@ impl Workflows {
         });
         let sweeper = tokio::spawn(timers::sweep_every(self.clone(), self.0.cfg.poll, shutdown.clone()));
         let dispatcher = tokio::spawn(crate::dispatch::dispatch_every(self.clone(), self.0.cfg.poll, shutdown.clone()));
-        let summaries = tokio::spawn(crate::summary::run(self.clone(), poll, shutdown.clone()));
+        let summaries =
+            self.0.cfg.daily_summary.then(|| tokio::spawn(crate::summary::run(self.clone(), poll, shutdown.clone())));
         let result = worker.run_every(poll).await;
         pruning.abort();
         sweeper.abort();
         dispatcher.abort();
-        summaries.abort();
+        if let Some(s) = summaries {
+            s.abort();
+        }
         Ok(result?)
     }
 }
