@@ -6,6 +6,7 @@ pub mod dispatch;
 pub mod engine;
 pub mod review;
 pub mod summary;
+pub mod yardstick;
 
 pub use engine::{EngineConfig, EngineError, Workflows};
 pub use review::ReviewStart;

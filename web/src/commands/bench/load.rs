@@ -1,0 +1,209 @@
+//! Playing Twilio at the server: signed missed-call webhook pairs and
+//! inbound texts over HTTP, at a fixed rate or as a flood, and reading the
+//! fake Twilio's record for when each resulting text was requested.
+
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use activities::twilio::signature;
+
+use crate::fake_twilio::FakeTwilio;
+
+/// What a texting customer writes: the rules engine answers it with a question.
+pub const CUSTOMER_TEXT: &str = "Hi, my AC stopped blowing cold air this morning. Can someone come look at it?";
+
+#[derive(Clone)]
+pub struct Twilio {
+    client: reqwest::Client,
+    addr: SocketAddr,
+    base_url: String,
+    token: String,
+    /// The business's Twilio number.
+    to: String,
+}
+
+/// One request sent: the caller, its webhook times, and when the measured one was sent.
+#[derive(Debug, Clone)]
+pub struct Sent {
+    pub caller: String,
+    pub webhook_ms: Vec<f64>,
+    pub t0: Instant,
+}
+
+impl Twilio {
+    pub fn new(addr: SocketAddr, base_url: &str, token: &str, to: &str) -> anyhow::Result<Self> {
+        let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
+        Ok(Twilio { client, addr, base_url: base_url.to_owned(), token: token.to_owned(), to: to.to_owned() })
+    }
+
+    /// Caller number `i` (distinct per call in one run).
+    pub fn caller(i: usize) -> String {
+        format!("+1512{:07}", 2_000_000 + i)
+    }
+
+    /// Incoming, then call-completed with no-answer; `t0` is when call-completed was sent.
+    pub async fn missed_call(&self, i: usize) -> anyhow::Result<Sent> {
+        let caller = Self::caller(i);
+        let sid = format!("CA{}", uuid::Uuid::new_v4().simple());
+        let base = vec![
+            ("CallSid".to_owned(), sid),
+            ("From".to_owned(), caller.clone()),
+            ("To".to_owned(), self.to.clone()),
+            ("CallStatus".to_owned(), "ringing".to_owned()),
+        ];
+        let a = self.post("/webhook/voice/incoming", &base).await?;
+        let mut done = base;
+        done.push(("DialCallStatus".to_owned(), "no-answer".to_owned()));
+        done.push(("DialCallDuration".to_owned(), "0".to_owned()));
+        let t0 = Instant::now();
+        let b = self.post("/webhook/voice/call-completed", &done).await?;
+        Ok(Sent { caller, webhook_ms: vec![a, b], t0 })
+    }
+
+    /// An inbound text from caller `i`.
+    pub async fn text(&self, i: usize) -> anyhow::Result<Sent> {
+        let caller = Self::caller(i);
+        let params = vec![
+            ("MessageSid".to_owned(), format!("SM{}", uuid::Uuid::new_v4().simple())),
+            ("From".to_owned(), caller.clone()),
+            ("To".to_owned(), self.to.clone()),
+            ("Body".to_owned(), CUSTOMER_TEXT.to_owned()),
+            ("NumMedia".to_owned(), "0".to_owned()),
+        ];
+        let t0 = Instant::now();
+        let ms = self.post("/webhook/sms/incoming", &params).await?;
+        Ok(Sent { caller, webhook_ms: vec![ms], t0 })
+    }
+
+    async fn post(&self, path: &str, params: &[(String, String)]) -> anyhow::Result<f64> {
+        let sig = signature::compute(&self.token, &format!("{}{path}", self.base_url), params);
+        let t = Instant::now();
+        let resp = self
+            .client
+            .post(format!("http://{}{path}", self.addr))
+            .header("X-Twilio-Signature", sig)
+            .form(params)
+            .send()
+            .await?;
+        let status = resp.status();
+        let body = resp.text().await?;
+        let ms = t.elapsed().as_secs_f64() * 1000.0;
+        anyhow::ensure!(status.is_success(), "{path} answered {status}: {body}");
+        Ok(ms)
+    }
+}
+
+/// Which request a run sends.
+#[derive(Debug, Clone, Copy)]
+pub enum Kind {
+    MissedCall,
+    Text,
+}
+
+/// Sends `kind` for callers `first..` at `rate` per second for `duration`.
+pub async fn at_rate(
+    tw: &Arc<Twilio>,
+    kind: Kind,
+    first: usize,
+    rate: f64,
+    duration: Duration,
+) -> anyhow::Result<Vec<Sent>> {
+    let n = (rate * duration.as_secs_f64()).round().max(1.0) as usize;
+    let interval = Duration::from_secs_f64(1.0 / rate);
+    let started = Instant::now();
+    let mut handles = Vec::with_capacity(n);
+    for k in 0..n {
+        tokio::time::sleep_until((started + interval.mul_f64(k as f64)).into()).await;
+        let tw = tw.clone();
+        handles.push(tokio::spawn(async move { send(&tw, kind, first + k).await }));
+    }
+    let mut sent = Vec::with_capacity(n);
+    for h in handles {
+        sent.push(h.await??);
+    }
+    Ok(sent)
+}
+
+/// Sends `kind` for callers `first..first + n` with `in_flight` at a time, as fast as they are answered.
+pub async fn flood(
+    tw: &Arc<Twilio>,
+    kind: Kind,
+    first: usize,
+    n: usize,
+    in_flight: usize,
+) -> anyhow::Result<Vec<Sent>> {
+    let permits = Arc::new(tokio::sync::Semaphore::new(in_flight.max(1)));
+    let mut handles = Vec::with_capacity(n);
+    for k in 0..n {
+        let permit = permits.clone().acquire_owned().await?;
+        let tw = tw.clone();
+        handles.push(tokio::spawn(async move {
+            let r = send(&tw, kind, first + k).await;
+            drop(permit);
+            r
+        }));
+    }
+    let mut sent = Vec::with_capacity(n);
+    for h in handles {
+        sent.push(h.await??);
+    }
+    Ok(sent)
+}
+
+async fn send(tw: &Twilio, kind: Kind, i: usize) -> anyhow::Result<Sent> {
+    match kind {
+        Kind::MissedCall => tw.missed_call(i).await,
+        Kind::Text => tw.text(i).await,
+    }
+}
+
+/// For each sent request, the time from its `t0` to the fake Twilio receiving
+/// the `nth` (1-based) text to that caller; waits up to `patience` for all of
+/// them. Returns the latencies (ms) and when the last one arrived.
+pub async fn wait_for_texts(
+    fake: &FakeTwilio,
+    sent: &[Sent],
+    nth: usize,
+    patience: Duration,
+) -> (Vec<f64>, Option<Instant>) {
+    let deadline = Instant::now() + patience;
+    loop {
+        let mut by_caller: HashMap<String, Vec<Instant>> = HashMap::new();
+        for s in fake.sent() {
+            by_caller.entry(s.to).or_default().push(s.at);
+        }
+        let arrived: Vec<(f64, Instant)> = sent
+            .iter()
+            .filter_map(|s| {
+                let at = *by_caller.get(&s.caller)?.get(nth - 1)?;
+                Some((at.saturating_duration_since(s.t0).as_secs_f64() * 1000.0, at))
+            })
+            .collect();
+        if arrived.len() == sent.len() || Instant::now() > deadline {
+            let last = arrived.iter().map(|(_, at)| *at).max();
+            return (arrived.into_iter().map(|(ms, _)| ms).collect(), last);
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+/// Waits until the owner has `n` texts starting with `prefix`; when the last came.
+pub async fn wait_for_owner(
+    fake: &FakeTwilio,
+    owner: &str,
+    prefix: &str,
+    n: usize,
+    patience: Duration,
+) -> (usize, Option<Instant>) {
+    let deadline = Instant::now() + patience;
+    loop {
+        let alerts: Vec<Instant> =
+            fake.sent_to(owner).into_iter().filter(|s| s.body.starts_with(prefix)).map(|s| s.at).collect();
+        if alerts.len() >= n || Instant::now() > deadline {
+            return (alerts.len(), alerts.into_iter().max());
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
