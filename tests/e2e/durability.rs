@@ -26,6 +26,39 @@ async fn a_call_missed_while_no_worker_runs_is_texted_once_a_worker_starts(pool:
     app.stop().await;
 }
 
+/// underway 0.2.0 loses a tick when the database dies under it: the task stays
+/// `in_progress` with a heartbeat that never stops. The engine retries it under a new token.
+#[sqlx::test(migrations = false)]
+async fn a_tick_underway_lost_with_a_live_heartbeat_is_rescued_once(pool: PgPool) {
+    let extra = [("TICK_RESCUE_AFTER_MS", "800")];
+    let mut app = TestApp::spawn_with(pool, Mode { web: true, workers: false }, &extra).await;
+    let caller = new_caller();
+    app.missed_call(&caller, "no-answer").await;
+    let lost = "UPDATE underway.task SET state = 'in_progress', last_attempt_at = now() - interval '1 minute',
+                       last_heartbeat_at = now()
+                WHERE task_queue_name = 'callrecover_tick' AND state = 'pending'";
+    assert_eq!(sqlx::query(lost).execute(&app.pool).await.unwrap().rows_affected(), 1);
+    // The leaked heartbeat: the row looks alive to underway for as long as the test runs.
+    let pool = app.pool.clone();
+    let heartbeat = tokio::spawn(async move {
+        loop {
+            let _ = sqlx::query("UPDATE underway.task SET last_heartbeat_at = now() WHERE state = 'in_progress'")
+                .execute(&pool)
+                .await;
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+    });
+    app.start_workers().await;
+    assert_eq!(app.wait_for_sms(&caller, 1, WAIT).await.len(), 1, "texted back after the rescue");
+    app.settle(WAIT).await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    heartbeat.abort();
+    assert_eq!(app.fake.sent_to(&caller).len(), 1, "once");
+    assert_eq!(app.count("SELECT count(*) FROM workflow_events WHERE kind = 'tick_rescued'").await, 1);
+    assert_eq!(app.count("SELECT count(*) FROM underway.task WHERE state = 'in_progress'").await, 0);
+    app.stop().await;
+}
+
 #[sqlx::test(migrations = false)]
 async fn a_worker_killed_between_sending_and_recording_the_sid_is_reconciled_without_a_duplicate(pool: PgPool) {
     let mut app = TestApp::spawn(pool).await;

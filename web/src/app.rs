@@ -119,6 +119,7 @@ pub fn engine_config(settings: &Settings) -> anyhow::Result<EngineConfig> {
         poll: settings.worker_poll,
         concurrency: settings.worker_concurrency,
         heartbeat: settings.worker_heartbeat,
+        rescue_after: settings.tick_rescue_after,
         text_back_validity_secs: settings.text_back_validity_secs,
         base_url: settings.base_url.clone(),
         link_secret: settings.link_key(),

@@ -23,6 +23,29 @@ pub enum Reply {
     Error { status: u16, code: i64 },
     /// Store the message, then wait this long before answering (the client times out).
     AcceptThenHang { delay: Duration },
+    /// Wait this long without storing, then answer 503 (the client times out first).
+    Hang { delay: Duration },
+}
+
+/// Random failures of unscripted creates, for fault injection.
+#[derive(Debug, Clone, Copy)]
+pub struct Faults {
+    /// Share of creates that fail, 0.0–1.0.
+    pub rate: f64,
+    /// How long a hanging create takes (longer than the client's timeout).
+    pub hang: Duration,
+    pub seed: u64,
+}
+
+/// How many creates each kind of injected fault answered.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize)]
+pub struct FaultCounts {
+    pub http_500: usize,
+    pub http_429: usize,
+    /// Stored, then no answer before the client gave up.
+    pub accepted_then_hung: usize,
+    /// Not stored, no answer before the client gave up.
+    pub hung: usize,
 }
 
 /// A message the fake accepted.
@@ -48,6 +71,52 @@ struct Inner {
     list_calls: usize,
     /// How long an unscripted create takes to answer, after the message is stored.
     latency: Duration,
+    faults: Option<Faults>,
+    /// xorshift state for fault draws.
+    rng: u64,
+    fault_counts: FaultCounts,
+}
+
+impl Inner {
+    /// The answer to an unscripted create: a drawn fault, or accept.
+    fn unscripted(&mut self) -> Reply {
+        let accept = Reply::AcceptThenHang { delay: self.latency };
+        let Some(f) = self.faults else {
+            return accept;
+        };
+        let draw = self.next();
+        if (draw % 1_000_000) as f64 >= f.rate * 1_000_000.0 {
+            return accept;
+        }
+        let c = &mut self.fault_counts;
+        match (draw / 1_000_000) % 4 {
+            0 => {
+                c.http_500 += 1;
+                Reply::Error { status: 500, code: 20500 }
+            }
+            1 => {
+                c.http_429 += 1;
+                Reply::Error { status: 429, code: 20429 }
+            }
+            2 => {
+                c.accepted_then_hung += 1;
+                Reply::AcceptThenHang { delay: f.hang }
+            }
+            _ => {
+                c.hung += 1;
+                Reply::Hang { delay: f.hang }
+            }
+        }
+    }
+
+    fn next(&mut self) -> u64 {
+        let mut x = self.rng.max(1);
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        self.rng = x;
+        x
+    }
 }
 
 #[derive(Clone)]
@@ -96,6 +165,18 @@ impl FakeTwilio {
     /// learning its sid.
     pub fn set_latency(&self, latency: Duration) {
         self.lock().latency = latency;
+    }
+
+    /// From now on, `faults.rate` of unscripted creates fail: a 500, a 429, a
+    /// hang after storing the message, or a hang without storing it, in equal shares.
+    pub fn set_faults(&self, faults: Faults) {
+        let mut inner = self.lock();
+        inner.rng = faults.seed | 1;
+        inner.faults = Some(faults);
+    }
+
+    pub fn fault_counts(&self) -> FaultCounts {
+        self.lock().fault_counts
     }
 
     pub fn sent(&self) -> Vec<Sent> {
@@ -162,8 +243,10 @@ async fn create(
         let mut inner = fake.lock();
         inner.attempts.push((to.clone(), text.clone()));
         let pos = inner.script.iter().position(|(who, _)| who.as_ref().is_none_or(|w| *w == to));
-        let default = Reply::AcceptThenHang { delay: inner.latency };
-        pos.and_then(|i| inner.script.remove(i)).map_or(default, |(_, r)| r)
+        match pos.and_then(|i| inner.script.remove(i)) {
+            Some((_, r)) => r,
+            None => inner.unscripted(),
+        }
     };
     let sent = Sent {
         sid: format!("SM{}", uuid::Uuid::new_v4().simple()),
@@ -177,6 +260,10 @@ async fn create(
     };
     match reply {
         Reply::Error { status, code } => error(status, code, "scripted failure"),
+        Reply::Hang { delay } => {
+            tokio::time::sleep(delay).await;
+            error(503, 20503, "Service Unavailable")
+        }
         Reply::Accept { delay } => {
             tokio::time::sleep(delay).await;
             fake.lock().sent.push(sent.clone());
@@ -215,4 +302,30 @@ async fn list(
         "first_page_uri": "", "next_page_uri": null, "previous_page_uri": null, "uri": "",
     });
     (StatusCode::OK, Json(page))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn faults_hit_their_share_in_four_equal_kinds_reproducibly() {
+        let draw = |seed| {
+            let mut inner =
+                Inner { faults: Some(Faults { rate: 0.3, hang: Duration::from_secs(3), seed }), ..Inner::default() };
+            inner.rng = seed | 1;
+            let answers: Vec<String> = (0..20_000).map(|_| format!("{:?}", inner.unscripted())).collect();
+            (answers, inner.fault_counts)
+        };
+        let (a, counts) = draw(7);
+        let failed = counts.http_500 + counts.http_429 + counts.accepted_then_hung + counts.hung;
+        assert!((5_400..=6_600).contains(&failed), "{failed} of 20000 failed: {counts:?}");
+        for n in [counts.http_500, counts.http_429, counts.accepted_then_hung, counts.hung] {
+            assert!((1_100..=1_900).contains(&n), "{counts:?}");
+        }
+        assert_eq!(draw(7).0, a, "the same seed gives the same faults");
+        assert_ne!(draw(8).0, a);
+        let mut off = Inner::default();
+        assert!(matches!(off.unscripted(), Reply::AcceptThenHang { .. }), "no faults unless set");
+    }
 }

@@ -105,6 +105,20 @@ impl PgEndpoint {
     }
 }
 
+impl PgEndpoint {
+    /// Restarts the private cluster (`pg_ctl restart -m fast`: every
+    /// connection is cut, as in a crash of the server or a failover), on the
+    /// same port; refused for a server we did not start.
+    pub async fn restart(&self) -> Result<(), PgFindError> {
+        let Some(cluster) = &self.cluster else {
+            return Err(PgFindError::CommandFailed("pg_ctl restart", "not our private cluster".into()));
+        };
+        let log = path_str(&cluster.data_dir.join(LOG_FILE));
+        let (ok, out) = run(cluster.pg_ctl(&["restart", "-m", "fast", "-w", "-l", &log]), "pg_ctl").await?;
+        ok.then_some(()).ok_or(PgFindError::CommandFailed("pg_ctl restart", out))
+    }
+}
+
 fn endpoint(url: String, origin: PgOrigin, cluster: Option<Cluster>) -> PgEndpoint {
     PgEndpoint { url, origin, cluster }
 }

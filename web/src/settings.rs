@@ -48,6 +48,8 @@ pub struct Settings {
     pub worker_poll: Duration,
     pub worker_concurrency: usize,
     pub worker_heartbeat: Duration,
+    /// `TICK_RESCUE_AFTER_MS` (60 s): a tick in progress this long is retried under a new token.
+    pub tick_rescue_after: Duration,
     pub sms_retry_base: Duration,
     pub sms_retry_max: Duration,
     pub sms_max_attempts: i32,
@@ -166,6 +168,7 @@ impl Settings {
             worker_poll: millis(&get, "WORKER_POLL_MS", 1_000)?,
             worker_concurrency: parse(&get, "WORKER_CONCURRENCY", "16")?,
             worker_heartbeat: millis(&get, "WORKER_HEARTBEAT_MS", 5_000)?,
+            tick_rescue_after: millis(&get, "TICK_RESCUE_AFTER_MS", 60_000)?,
             sms_retry_base: millis(&get, "SMS_RETRY_BASE_MS", 2_000)?,
             sms_retry_max: millis(&get, "SMS_RETRY_MAX_MS", 300_000)?,
             sms_max_attempts: parse(&get, "SMS_MAX_ATTEMPTS", "8")?,

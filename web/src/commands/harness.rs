@@ -18,11 +18,26 @@ impl Scratch {
     /// Finds PostgreSQL as `demo` does and creates `<prefix>_<pid>` on it.
     pub async fn create(prefix: &str) -> anyhow::Result<Self> {
         let pg = postgres_finder::find_or_start(std::env::var("DATABASE_URL").ok(), ".demo-data/pg".as_ref()).await?;
+        Self::create_on(pg, prefix).await
+    }
+
+    /// Starts (or reuses) a private cluster under `data_dir`, ours to restart, and creates `<prefix>_<pid>` on it.
+    pub async fn create_private(prefix: &str, data_dir: &std::path::Path) -> anyhow::Result<Self> {
+        let pg = postgres_finder::start_private_cluster(data_dir).await?;
+        Self::create_on(pg, prefix).await
+    }
+
+    async fn create_on(pg: PgEndpoint, prefix: &str) -> anyhow::Result<Self> {
         let name = format!("{prefix}_{}", std::process::id());
         let mut admin = PgConnection::connect(&pg.url).await?;
         admin.execute(format!("CREATE DATABASE {name}").as_str()).await?;
         let url = replace_db(&pg.url, &name);
         Ok(Self { pg, name, url })
+    }
+
+    /// Restarts the server under the database (only a private cluster).
+    pub async fn restart_server(&self) -> anyhow::Result<()> {
+        Ok(self.pg.restart().await?)
     }
 
     /// Drops the database and stops a private cluster if this run started one.

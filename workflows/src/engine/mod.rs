@@ -10,6 +10,7 @@
 
 pub mod control;
 pub(crate) mod drive;
+pub mod rescue;
 pub mod runs;
 pub mod tick;
 pub mod timers;
@@ -47,6 +48,8 @@ pub struct EngineConfig {
     pub concurrency: usize,
     /// A worker that stops heartbeating for this long is presumed dead.
     pub heartbeat: Duration,
+    /// A tick in progress this long is presumed lost by underway and retried (see `rescue`).
+    pub rescue_after: Duration,
     /// Validity of the text-back at Twilio: a stale "sorry we missed you" is dropped.
     pub text_back_validity_secs: i32,
     /// `BASE_URL`, for the one-tap links in owner alerts.

@@ -19,10 +19,20 @@ const BATCH: i64 = 500;
 pub(crate) async fn sweep_every(wf: Workflows, period: Duration, stop: CancellationToken) {
     let mut every = tokio::time::interval(period);
     every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    let rescue_after = wf.0.cfg.rescue_after;
+    // Lost ticks are looked for a few times per rescue delay, not every poll.
+    let rescue_every = (rescue_after / 4).max(period);
+    let mut last_rescue = std::time::Instant::now();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return,
             _ = every.tick() => {}
+        }
+        if last_rescue.elapsed() >= rescue_every {
+            last_rescue = std::time::Instant::now();
+            if let Err(e) = super::rescue::rescue(&wf, rescue_after).await {
+                tracing::error!(error = %e, "looking for lost ticks failed");
+            }
         }
         loop {
             match sweep(&wf).await {

@@ -32,6 +32,8 @@ pub fn child_env(fake: &FakeTwilio, db_url: &str, base_url: &str) -> Vec<(String
         ("WORKER_HEARTBEAT_MS", "1000".to_owned()),
         ("WORKER_CONCURRENCY", "6".to_owned()),
         ("FOLLOW_UP_DELAYS", "off".to_owned()),
+        // Well inside the settle timeout: a tick lost to a database restart is retried after 10 s.
+        ("TICK_RESCUE_AFTER_MS", "10000".to_owned()),
         ("RUST_LOG", log),
     ]
     .into_iter()

@@ -65,7 +65,8 @@ pub async fn run(fleet: &mut Fleet, pool: &PgPool, plan: &Plan, started: Instant
         }
         let mut still = Vec::new();
         for (i, o) in watching {
-            if remaining(pool, &o).await? == 0 {
+            // The database may be restarting (fault injection): ask again next poll.
+            if remaining(pool, &o).await.is_ok_and(|n| n == 0) {
                 kills[i].recovered_after = Some(kills[i].instant.elapsed());
             } else {
                 still.push((i, o));
@@ -88,7 +89,7 @@ async fn kill_one(
 ) -> anyhow::Result<(Kill, Outstanding)> {
     let instant = Instant::now();
     fleet.kill_worker(worker).await?;
-    let (o, runs_due, maybe_sent) = outstanding(pool).await?;
+    let (o, runs_due, maybe_sent) = snapshot(pool).await?;
     fleet.restart_worker(worker)?;
     let kill = Kill {
         at: instant.duration_since(started),
@@ -101,6 +102,20 @@ async fn kill_one(
         recovered_after: None,
     };
     Ok((kill, o))
+}
+
+/// The snapshot, retried while the database is away (a restart takes seconds).
+async fn snapshot(pool: &PgPool) -> sqlx::Result<(Outstanding, usize, usize)> {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        match outstanding(pool).await {
+            Err(e) if Instant::now() < deadline => {
+                eprintln!("crash-test: snapshot at a kill failed ({e}); retrying");
+                tokio::time::sleep(POLL).await;
+            }
+            r => return r,
+        }
+    }
 }
 
 /// One statement, so one consistent snapshot: (in flight, runs due, texts maybe sent).

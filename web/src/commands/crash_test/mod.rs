@@ -25,12 +25,13 @@ use sqlx::PgPool;
 use activities::store::businesses::Business;
 
 use crate::commands::harness::Scratch;
-use crate::fake_twilio::FakeTwilio;
+use crate::fake_twilio::{FakeTwilio, Faults};
 use crate::settings::Settings;
+use std::sync::atomic::Ordering::Relaxed;
 
 use fleet::Fleet;
 use plan::Plan;
-use report::Report;
+use report::{FaultsSeen, Report};
 
 /// The URL Twilio would call; every webhook is signed against it.
 const BASE_URL: &str = "https://crash.callrecover.test";
@@ -62,20 +63,45 @@ pub struct CrashTestArgs {
     /// Seed for the kill moments and victims (default: from the clock).
     #[arg(long)]
     pub seed: Option<u64>,
+    /// Share of Twilio sends (0–1) that fail: a 500, a 429, a hang after
+    /// Twilio stored the message, or a hang before, in equal shares.
+    #[arg(long, default_value_t = 0.0)]
+    pub twilio_faults: f64,
+    /// Restart PostgreSQL this many times during the traffic (`pg_ctl restart
+    /// -m fast`); runs on a private cluster this test starts, never on DATABASE_URL's.
+    #[arg(long, default_value_t = 0)]
+    pub restart_postgres: usize,
+    /// Keep the scratch database (and a private cluster running) when the test fails, to inspect it.
+    #[arg(long)]
+    pub keep_failed: bool,
+}
+
+/// Where the private cluster for `--restart-postgres` lives (initialised once, reused).
+fn private_cluster_dir() -> std::path::PathBuf {
+    std::env::temp_dir().join("callrecover-crash-pg")
 }
 
 pub async fn run(args: CrashTestArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.workflows > 0, "--workflows must be positive");
     anyhow::ensure!(args.workers > 0 && args.webs > 0, "--workers and --webs must be positive");
     anyhow::ensure!(args.rate > 0.0, "--rate must be positive");
-    let scratch = Scratch::create("callrecover_crash").await?;
+    anyhow::ensure!((0.0..1.0).contains(&args.twilio_faults), "--twilio-faults must be in [0, 1)");
+    let scratch = if args.restart_postgres > 0 {
+        Scratch::create_private("callrecover_crash", &private_cluster_dir()).await?
+    } else {
+        Scratch::create("callrecover_crash").await?
+    };
     let logs = std::env::temp_dir().join(format!("callrecover-crash-{}", std::process::id()));
     std::fs::create_dir_all(&logs)?;
-    let result = crash_test(&args, &scratch.url, &logs).await;
-    scratch.drop_all().await?;
+    let result = crash_test(&args, &scratch, &logs).await;
+    let failures = result.as_ref().map_or_else(|e| vec![e.to_string()], Report::failures);
+    if args.keep_failed && !failures.is_empty() {
+        eprintln!("crash-test: kept the database for inspection: {}", scratch.url);
+    } else {
+        scratch.drop_all().await?;
+    }
     let report = result?;
     report.print_table();
-    let failures = report.failures();
     println!("{}", serde_json::to_string(&report)?);
     if failures.is_empty() {
         let _ = std::fs::remove_dir_all(&logs);
@@ -85,16 +111,24 @@ pub async fn run(args: CrashTestArgs) -> anyhow::Result<()> {
     }
 }
 
-async fn crash_test(args: &CrashTestArgs, db_url: &str, logs: &std::path::Path) -> anyhow::Result<Report> {
+async fn crash_test(args: &CrashTestArgs, scratch: &Scratch, logs: &std::path::Path) -> anyhow::Result<Report> {
+    let db_url = scratch.url.as_str();
     let fake = FakeTwilio::start().await?;
     fake.set_latency(Duration::from_millis(args.twilio_latency_ms));
-    let env = fleet::child_env(&fake, db_url, BASE_URL);
+    let plan = Plan::new(args);
+    let mut env = fleet::child_env(&fake, db_url, BASE_URL);
+    if args.twilio_faults > 0.0 {
+        // Longer than the 2 s client timeout: a hang is a timeout.
+        let hang = Duration::from_secs(3);
+        fake.set_faults(Faults { rate: args.twilio_faults, hang, seed: plan.seed });
+        // At 30 % failures, 8 tries leave one text in ~15,000 unsent; 20 leave one in ~3·10¹⁰.
+        env.push(("SMS_MAX_ATTEMPTS".into(), "20".into()));
+    }
     // Fail here, not in four children, if the environment is wrong.
     Settings::from_lookup(|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))?;
     let pool = PgPoolOptions::new().max_connections(4).connect(db_url).await.context("scratch database")?;
     workflows::migrate(&pool).await?;
     let business = business(&pool).await?;
-    let plan = Plan::new(args);
     eprintln!("crash-test: {plan}; process logs in {}", logs.display());
 
     let exe = std::env::current_exe().context("locating the callrecover binary")?;
@@ -102,16 +136,38 @@ async fn crash_test(args: &CrashTestArgs, db_url: &str, logs: &std::path::Path) 
     let callers = traffic::Callers::new(&fake, fleet.web_addrs(), BASE_URL, business.twilio_number.as_str());
     let callers = std::sync::Arc::new(callers);
     let started = Instant::now();
-    let (played, kills) =
-        tokio::join!(traffic::play(callers.clone(), &plan, started), kills::run(&mut fleet, &pool, &plan, started),);
-    let (played, kills) = (played?, kills?);
+    let (played, kills, restarts) = tokio::join!(
+        traffic::play(callers.clone(), &plan, started),
+        kills::run(&mut fleet, &pool, &plan, started),
+        restart_postgres(scratch, &plan, started),
+    );
+    let (played, kills, restarts) = (played?, kills?, restarts?);
     let quiet = check::settle(&pool, Duration::from_secs(args.settle_timeout_s)).await?;
     let duration = started.elapsed();
     let unexpected_exits = fleet.unexpected_exits();
     fleet.stop().await;
     let findings = check::findings(&pool, &fake, &played, &business).await?;
     pool.close().await;
-    Ok(Report::new(args, &plan, &fake, &kills, findings, quiet, unexpected_exits, duration))
+    let faults = FaultsSeen {
+        postgres_restarts_s: restarts,
+        webhook_5xx: callers.answers_5xx.load(Relaxed),
+        webhook_max_ms: callers.slowest_us.load(Relaxed) as f64 / 1000.0,
+    };
+    Ok(Report::new(args, &plan, &fake, &kills, findings, quiet, unexpected_exits, duration, faults))
+}
+
+/// Restarts PostgreSQL at the planned moments; how long each restart took (s).
+async fn restart_postgres(scratch: &Scratch, plan: &Plan, started: Instant) -> anyhow::Result<Vec<f64>> {
+    let mut took = Vec::new();
+    for at in &plan.restarts {
+        tokio::time::sleep_until((started + *at).into()).await;
+        let t = Instant::now();
+        scratch.restart_server().await.context("restarting PostgreSQL")?;
+        let s = t.elapsed().as_secs_f64();
+        eprintln!("crash-test: restarted PostgreSQL at {:.2}s in {s:.2}s", at.as_secs_f64());
+        took.push((s * 100.0).round() / 100.0);
+    }
+    Ok(took)
 }
 
 /// The demo business, answering at once: no owner window, open all day, in a

@@ -14,6 +14,8 @@ pub struct Plan {
     pub rate: f64,
     /// Offsets from the start of the traffic, ascending, with the victim's index.
     pub kills: Vec<(Duration, usize)>,
+    /// Offsets of the PostgreSQL restarts: the middle of equal slots of the traffic.
+    pub restarts: Vec<Duration>,
     pub seed: u64,
     pub settle_timeout: Duration,
 }
@@ -35,10 +37,14 @@ impl Plan {
                 (Duration::from_secs_f64(at), rng.below(args.workers))
             })
             .collect();
+        let restarts = (0..args.restart_postgres)
+            .map(|i| Duration::from_secs_f64(traffic * (i as f64 + 0.5) / args.restart_postgres as f64))
+            .collect();
         Plan {
             workflows: args.workflows,
             rate,
             kills,
+            restarts,
             seed,
             settle_timeout: Duration::from_secs(args.settle_timeout_s),
         }
@@ -53,7 +59,16 @@ impl Plan {
 impl fmt::Display for Plan {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let at: Vec<String> = self.kills.iter().map(|(t, w)| format!("{:.1}s→w{w}", t.as_secs_f64())).collect();
-        write!(f, "{} calls at {:.1}/s, kills at [{}], seed {}", self.workflows, self.rate, at.join(" "), self.seed)
+        let restarts: Vec<String> = self.restarts.iter().map(|t| format!("{:.1}s", t.as_secs_f64())).collect();
+        write!(
+            f,
+            "{} calls at {:.1}/s, kills at [{}], PostgreSQL restarts at [{}], seed {}",
+            self.workflows,
+            self.rate,
+            at.join(" "),
+            restarts.join(" "),
+            self.seed
+        )
     }
 }
 

@@ -9,7 +9,18 @@ use super::check::Findings;
 use super::kills::Kill;
 use super::plan::Plan;
 use super::CrashTestArgs;
-use crate::fake_twilio::FakeTwilio;
+use crate::fake_twilio::{FakeTwilio, FaultCounts};
+
+/// A webhook slower than this did not "fail fast": Twilio gives up after 15 s.
+const WEBHOOK_FAIL_FAST_MS: f64 = 10_000.0;
+
+/// What the fault injection saw besides Twilio's own counts.
+#[derive(Debug, Clone)]
+pub struct FaultsSeen {
+    pub postgres_restarts_s: Vec<f64>,
+    pub webhook_5xx: usize,
+    pub webhook_max_ms: f64,
+}
 
 #[derive(Debug, Serialize)]
 pub struct Report {
@@ -44,6 +55,15 @@ pub struct Report {
     pub unexpected_exits: Vec<String>,
     pub rate_per_s: f64,
     pub twilio_latency_ms: u64,
+    /// Share of Twilio sends made to fail, and what the fake answered.
+    pub twilio_fault_rate: f64,
+    pub twilio_faults: FaultCounts,
+    /// How long each PostgreSQL restart took (s).
+    pub postgres_restarts_s: Vec<f64>,
+    /// Webhook answers with a 5xx status (while the database was away).
+    pub webhook_5xx: usize,
+    /// Slowest webhook answer of the run, whatever its status.
+    pub webhook_max_ms: f64,
     pub seed: u64,
     #[serde(skip)]
     rows: Vec<Kill>,
@@ -65,6 +85,7 @@ impl Report {
         quiet: bool,
         unexpected_exits: Vec<String>,
         duration: Duration,
+        faults: FaultsSeen,
     ) -> Self {
         let recoveries: Vec<Option<f64>> = kills.iter().map(|k| k.recovered_after.map(secs)).collect();
         let max_recovery_s =
@@ -102,6 +123,11 @@ impl Report {
             unexpected_exits,
             rate_per_s: (plan.rate * 10.0).round() / 10.0,
             twilio_latency_ms: args.twilio_latency_ms,
+            twilio_fault_rate: args.twilio_faults,
+            twilio_faults: fake.fault_counts(),
+            postgres_restarts_s: faults.postgres_restarts_s,
+            webhook_5xx: faults.webhook_5xx,
+            webhook_max_ms: (faults.webhook_max_ms * 10.0).round() / 10.0,
             seed: plan.seed,
             rows: kills.to_vec(),
         }
@@ -123,6 +149,12 @@ impl Report {
         let mut out: Vec<String> = counts.iter().filter(|(_, n)| *n > 0).map(|(k, n)| format!("{k}={n}")).collect();
         if !self.quiet {
             out.push("the system did not go quiet".into());
+        }
+        if self.webhook_max_ms > WEBHOOK_FAIL_FAST_MS {
+            out.push(format!("a webhook took {:.0} ms: neither answered nor failed fast", self.webhook_max_ms));
+        }
+        if self.postgres_restarts_s.is_empty() && self.webhook_5xx > 0 {
+            out.push(format!("webhook_5xx={} with the database up", self.webhook_5xx));
         }
         if self.max_recovery_s.is_none() {
             out.push("a kill was never recovered from".into());
@@ -173,6 +205,19 @@ impl Report {
             self.stuck,
             self.reconcile_lookups,
             self.duration_s,
+        );
+        let f = &self.twilio_faults;
+        println!(
+            "faults: Twilio sends failing {:.0}% → 500 ×{}, 429 ×{}, stored-then-hung ×{}, hung ×{}; PostgreSQL restarts {:?} s; \
+             webhook 5xx answers {}, slowest webhook {:.1} ms",
+            self.twilio_fault_rate * 100.0,
+            f.http_500,
+            f.http_429,
+            f.accepted_then_hung,
+            f.hung,
+            self.postgres_restarts_s,
+            self.webhook_5xx,
+            self.webhook_max_ms,
         );
     }
 }

@@ -3,6 +3,7 @@
 //! signed as Twilio signs them and spread round-robin over the web processes.
 
 use std::net::SocketAddr;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -16,8 +17,11 @@ use crate::twiml;
 const REPLY: &str = "Hi, my AC stopped blowing cold air this morning. Can someone come look at it?";
 /// How long a caller waits for the text-back before giving up on replying.
 const TEXT_BACK_PATIENCE: Duration = Duration::from_secs(90);
-/// Tries per webhook: Twilio retries a failed request too.
-const ATTEMPTS: usize = 3;
+/// Tries per webhook, with doubling pauses (0.2 s … 3 s, about 20 s in all):
+/// Twilio retries a failed request too, and a database restart takes seconds.
+const ATTEMPTS: usize = 10;
+const FIRST_PAUSE: Duration = Duration::from_millis(200);
+const MAX_PAUSE: Duration = Duration::from_secs(3);
 /// Every this-many-th caller's call-completed and reply webhooks arrive twice
 /// at once, at two different web processes (a Twilio retry racing the original).
 const REPEAT_EVERY: usize = 5;
@@ -29,6 +33,10 @@ pub struct Callers {
     webs: Vec<SocketAddr>,
     base_url: String,
     to: String,
+    /// Webhook answers with a 5xx status (the database away: fail fast, Twilio retries).
+    pub answers_5xx: AtomicUsize,
+    /// Slowest webhook answer, µs, whatever its status.
+    pub slowest_us: AtomicU64,
 }
 
 /// What happened to one caller.
@@ -46,7 +54,15 @@ pub struct Played {
 impl Callers {
     pub fn new(fake: &FakeTwilio, webs: Vec<SocketAddr>, base_url: &str, to: &str) -> Self {
         let http = reqwest::Client::builder().pool_max_idle_per_host(32).build().unwrap_or_default();
-        Callers { fake: fake.clone(), http, webs, base_url: base_url.to_owned(), to: to.to_owned() }
+        Callers {
+            fake: fake.clone(),
+            http,
+            webs,
+            base_url: base_url.to_owned(),
+            to: to.to_owned(),
+            answers_5xx: AtomicUsize::new(0),
+            slowest_us: AtomicU64::new(0),
+        }
     }
 
     fn web(&self, i: usize) -> SocketAddr {
@@ -131,7 +147,9 @@ impl Callers {
     async fn post(&self, web: SocketAddr, path: &str, params: &[(&str, &str)]) -> Option<String> {
         let owned: Vec<(String, String)> = params.iter().map(|(k, v)| ((*k).to_owned(), (*v).to_owned())).collect();
         let sig = signature::compute(&self.fake.auth_token, &format!("{}{path}", self.base_url), &owned);
+        let mut pause = FIRST_PAUSE;
         for attempt in 1..=ATTEMPTS {
+            let t = Instant::now();
             let sent = self
                 .http
                 .post(format!("http://{web}{path}"))
@@ -139,12 +157,18 @@ impl Callers {
                 .form(&owned)
                 .send()
                 .await;
+            let us = u64::try_from(t.elapsed().as_micros()).unwrap_or(u64::MAX);
+            self.slowest_us.fetch_max(us, Ordering::Relaxed);
+            if sent.as_ref().is_ok_and(|r| r.status().is_server_error()) {
+                self.answers_5xx.fetch_add(1, Ordering::Relaxed);
+            }
             match sent {
                 Ok(r) if r.status().is_success() => return r.text().await.ok(),
                 Ok(r) => eprintln!("crash-test: {path} answered {} (attempt {attempt})", r.status()),
                 Err(e) => eprintln!("crash-test: {path} failed: {e} (attempt {attempt})"),
             }
-            tokio::time::sleep(Duration::from_millis(200)).await;
+            tokio::time::sleep(pause).await;
+            pause = (pause * 2).min(MAX_PAUSE);
         }
         None
     }
