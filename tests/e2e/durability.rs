@@ -52,10 +52,26 @@ async fn a_tick_underway_lost_with_a_live_heartbeat_is_rescued_once(pool: PgPool
     assert_eq!(app.wait_for_sms(&caller, 1, WAIT).await.len(), 1, "texted back after the rescue");
     app.settle(WAIT).await;
     tokio::time::sleep(Duration::from_millis(1500)).await;
-    heartbeat.abort();
     assert_eq!(app.fake.sent_to(&caller).len(), 1, "once");
     assert_eq!(app.count("SELECT count(*) FROM workflow_events WHERE kind = 'tick_rescued'").await, 1);
-    assert_eq!(app.count("SELECT count(*) FROM underway.task WHERE state = 'in_progress'").await, 0);
+    assert_eq!(app.count("SELECT count(*) FROM underway.task WHERE state = 'failed'").await, 1, "the lost one");
+
+    // Lost after its work was done: the run has moved on, so the task is only closed.
+    let done = "UPDATE underway.task SET state = 'in_progress', last_attempt_at = now() - interval '1 minute',
+                       last_heartbeat_at = now()
+                WHERE task_queue_name = 'callrecover_tick' AND state = 'succeeded'";
+    let lost_late = sqlx::query(done).execute(&app.pool).await.unwrap().rows_affected();
+    assert!(lost_late >= 1);
+    let deadline = std::time::Instant::now() + WAIT;
+    while app.count("SELECT count(*) FROM underway.task WHERE state = 'in_progress'").await > 0
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    assert_eq!(app.count("SELECT count(*) FROM underway.task WHERE state = 'cancelled'").await, lost_late as i64);
+    assert_eq!(app.count("SELECT count(*) FROM workflow_events WHERE kind = 'tick_rescued'").await, 1, "not re-run");
+    assert_eq!(app.fake.sent_to(&caller).len(), 1, "still once");
+    heartbeat.abort();
     app.stop().await;
 }
 

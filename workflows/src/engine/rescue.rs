@@ -12,6 +12,8 @@
 //! the rescue delay, with no transaction holding the run, gets a new token and
 //! a new tick; the old task is marked failed. Tokens fence the old tick: if it
 //! was only slow and comes back, it finds the token moved and does nothing.
+//! A task lost the same way after its tick had done its work (its token is no
+//! longer the run's) is marked cancelled: nothing is left for it to do.
 
 use std::time::Duration;
 
@@ -54,6 +56,22 @@ pub async fn rescue(wf: &Workflows, after: Duration) -> Result<usize, EngineErro
         wf.enqueue_tick(&mut tx, *run_id, token, Duration::ZERO).await?;
         tracing::warn!(run_id = %run_id, task_id = %task_id, "rescued a tick underway had lost");
     }
+    let superseded = sqlx::query(
+        "UPDATE underway.task t SET state = 'cancelled', updated_at = now()
+         WHERE t.task_queue_name = $1 AND t.state = 'in_progress'
+           AND t.last_attempt_at < now() - make_interval(secs => $2)
+           AND NOT EXISTS (SELECT 1 FROM workflow_runs r
+                           WHERE r.id = (t.input->>'run_id')::uuid AND r.wake_token = (t.input->>'token')::uuid
+                             AND r.status = 'active')",
+    )
+    .bind(QUEUE)
+    .bind(after.as_secs_f64())
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if superseded > 0 {
+        tracing::warn!(superseded, "closed ticks underway had lost after they did their work");
+    }
     tx.commit().await?;
-    Ok(stuck.len())
+    Ok(stuck.len() + usize::try_from(superseded).unwrap_or(0))
 }
