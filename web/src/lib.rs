@@ -6,6 +6,7 @@ pub mod auth;
 pub mod cli;
 pub mod commands;
 pub mod error;
+pub mod fake_openai;
 pub mod fake_smtp;
 pub mod fake_twilio;
 pub mod postgres_finder;

@@ -15,6 +15,7 @@ mod plan;
 mod report;
 mod traffic;
 
+use std::sync::atomic::Ordering::Relaxed;
 use std::time::{Duration, Instant};
 
 use anyhow::Context;
@@ -25,9 +26,9 @@ use sqlx::PgPool;
 use activities::store::businesses::Business;
 
 use crate::commands::harness::Scratch;
+use crate::fake_openai::{FakeOpenAi, Mood};
 use crate::fake_twilio::{FakeTwilio, Faults};
 use crate::settings::Settings;
-use std::sync::atomic::Ordering::Relaxed;
 
 use fleet::Fleet;
 use plan::Plan;
@@ -71,6 +72,11 @@ pub struct CrashTestArgs {
     /// -m fast`); runs on a private cluster this test starts, never on DATABASE_URL's.
     #[arg(long, default_value_t = 0)]
     pub restart_postgres: usize,
+    /// Answer customers with the OpenAI responder against a fake that fails
+    /// this share of requests (0–1: a 500, a 429 or a 5 s hang, in equal
+    /// shares); without it the rules engine answers alone.
+    #[arg(long)]
+    pub llm_faults: Option<f64>,
     /// Keep the scratch database (and a private cluster running) when the test fails, to inspect it.
     #[arg(long)]
     pub keep_failed: bool,
@@ -86,6 +92,7 @@ pub async fn run(args: CrashTestArgs) -> anyhow::Result<()> {
     anyhow::ensure!(args.workers > 0 && args.webs > 0, "--workers and --webs must be positive");
     anyhow::ensure!(args.rate > 0.0, "--rate must be positive");
     anyhow::ensure!((0.0..1.0).contains(&args.twilio_faults), "--twilio-faults must be in [0, 1)");
+    anyhow::ensure!(args.llm_faults.is_none_or(|r| (0.0..=1.0).contains(&r)), "--llm-faults must be in [0, 1]");
     let scratch = if args.restart_postgres > 0 {
         Scratch::create_private("callrecover_crash", &private_cluster_dir()).await?
     } else {
@@ -124,6 +131,18 @@ async fn crash_test(args: &CrashTestArgs, scratch: &Scratch, logs: &std::path::P
         // At 30 % failures, 8 tries leave one text in ~15,000 unsent; 20 leave one in ~3·10¹⁰.
         env.push(("SMS_MAX_ATTEMPTS".into(), "20".into()));
     }
+    let llm = match args.llm_faults {
+        Some(rate) => {
+            let fake = FakeOpenAi::start(Mood::Good).await?;
+            fake.set_faults(rate, plan.seed);
+            env.push(("OPENAI_API_KEY".into(), "sk-crash-test".into()));
+            env.push(("OPENAI_BASE_URL".into(), fake.base_url.clone()));
+            // A hang costs a second, then the rules engine answers.
+            env.push(("OPENAI_TIMEOUT_MS".into(), "1000".into()));
+            Some(fake)
+        }
+        None => None,
+    };
     // Fail here, not in four children, if the environment is wrong.
     Settings::from_lookup(|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))?;
     let pool = PgPoolOptions::new().max_connections(4).connect(db_url).await.context("scratch database")?;
@@ -152,6 +171,8 @@ async fn crash_test(args: &CrashTestArgs, scratch: &Scratch, logs: &std::path::P
         postgres_restarts_s: restarts,
         webhook_5xx: callers.answers_5xx.load(Relaxed),
         webhook_max_ms: callers.slowest_us.load(Relaxed) as f64 / 1000.0,
+        llm_requests: llm.as_ref().map_or(0, |f| f.seen().len()),
+        llm_faults: llm.as_ref().map_or(0, FakeOpenAi::faults),
     };
     Ok(Report::new(args, &plan, &fake, &kills, findings, quiet, unexpected_exits, duration, faults))
 }

@@ -113,6 +113,10 @@ mod tests {
             twilio_latency_ms: 50,
             settle_timeout_s: 60,
             seed: Some(7),
+            twilio_faults: 0.0,
+            restart_postgres: 0,
+            llm_faults: None,
+            keep_failed: false,
         }
     }
 
@@ -127,6 +131,17 @@ mod tests {
             assert!(at >= slot * i as f64 && at < slot * (i + 1) as f64, "kill {i} at {at}");
             assert!(*victim < 2);
         }
+    }
+
+    #[test]
+    fn postgres_restarts_sit_in_the_middle_of_equal_slots_of_the_traffic() {
+        let mut a = args(60, 0);
+        a.restart_postgres = 2;
+        let plan = Plan::new(&a);
+        let traffic = plan.call_at(60).as_secs_f64();
+        let at: Vec<f64> = plan.restarts.iter().map(Duration::as_secs_f64).collect();
+        assert_eq!(at, vec![traffic * 0.25, traffic * 0.75]);
+        assert!(Plan::new(&args(60, 3)).restarts.is_empty());
     }
 
     #[test]

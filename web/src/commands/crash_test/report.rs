@@ -20,6 +20,8 @@ pub struct FaultsSeen {
     pub postgres_restarts_s: Vec<f64>,
     pub webhook_5xx: usize,
     pub webhook_max_ms: f64,
+    pub llm_requests: usize,
+    pub llm_faults: usize,
 }
 
 #[derive(Debug, Serialize)]
@@ -64,6 +66,9 @@ pub struct Report {
     pub webhook_5xx: usize,
     /// Slowest webhook answer of the run, whatever its status.
     pub webhook_max_ms: f64,
+    /// Requests to the fake OpenAI, and how many it failed (`--llm-faults`).
+    pub llm_requests: usize,
+    pub llm_faults: usize,
     pub seed: u64,
     #[serde(skip)]
     rows: Vec<Kill>,
@@ -128,6 +133,8 @@ impl Report {
             postgres_restarts_s: faults.postgres_restarts_s,
             webhook_5xx: faults.webhook_5xx,
             webhook_max_ms: (faults.webhook_max_ms * 10.0).round() / 10.0,
+            llm_requests: faults.llm_requests,
+            llm_faults: faults.llm_faults,
             seed: plan.seed,
             rows: kills.to_vec(),
         }
@@ -209,7 +216,7 @@ impl Report {
         let f = &self.twilio_faults;
         println!(
             "faults: Twilio sends failing {:.0}% → 500 ×{}, 429 ×{}, stored-then-hung ×{}, hung ×{}; PostgreSQL restarts {:?} s; \
-             webhook 5xx answers {}, slowest webhook {:.1} ms",
+             webhook 5xx answers {}, slowest webhook {:.1} ms; model requests {} ({} failed)",
             self.twilio_fault_rate * 100.0,
             f.http_500,
             f.http_429,
@@ -218,6 +225,8 @@ impl Report {
             self.postgres_restarts_s,
             self.webhook_5xx,
             self.webhook_max_ms,
+            self.llm_requests,
+            self.llm_faults,
         );
     }
 }
