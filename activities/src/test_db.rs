@@ -14,6 +14,15 @@ pub async fn migrated(pool: &PgPool) {
 
 /// A business in `zone` with the owner and numbers of the demo.
 pub async fn business(pool: &PgPool, zone: &str) -> Business {
+    business_with(pool, zone, "+15125550100").await
+}
+
+/// Another business (in Chicago), on its own Twilio number.
+pub async fn business_numbered(pool: &PgPool, twilio_number: &str) -> Business {
+    business_with(pool, "America/Chicago", twilio_number).await
+}
+
+async fn business_with(pool: &PgPool, zone: &str, twilio_number: &str) -> Business {
     let phone = |p: &str| PhoneNumber::parse(p).expect("phone");
     let b = NewBusiness {
         name: "Smith's Heating & Air".into(),
@@ -21,7 +30,7 @@ pub async fn business(pool: &PgPool, zone: &str) -> Business {
         owner_email: "john@example.com".into(),
         owner_phone: phone("+15125550142"),
         business_phone: phone("+15125550199"),
-        twilio_number: phone("+15125550100"),
+        twilio_number: phone(twilio_number),
         timezone: Zone::parse(zone).expect("zone"),
         avg_job_value: Decimal::new(35000, 2),
         services: vec!["AC Repair".into()],

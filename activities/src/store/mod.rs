@@ -7,6 +7,7 @@ pub mod appointments;
 pub mod businesses;
 pub mod calls;
 pub mod conversations;
+pub mod dashboard;
 pub mod email_outbox;
 pub mod messages;
 pub mod metrics;

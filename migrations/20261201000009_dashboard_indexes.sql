@@ -1,0 +1,5 @@
+-- The dashboard's lists, newest first per business, with and without a
+-- status filter (the with-status indexes on leads and conversations exist).
+CREATE INDEX IF NOT EXISTS idx_calls_business_status ON calls(business_id, status, created_at DESC);
+CREATE INDEX IF NOT EXISTS idx_leads_business_created ON leads(business_id, created_at DESC);
+CREATE INDEX IF NOT EXISTS idx_convos_business_updated ON conversations(business_id, updated_at DESC);
