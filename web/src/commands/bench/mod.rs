@@ -5,6 +5,7 @@
 //! at the same moment — a bare Postgres commit and a bare underway job hop —
 //! and prints our figures beside them and as ratios to them.
 
+mod dashboard;
 mod load;
 mod procs;
 mod report;
@@ -37,6 +38,8 @@ pub enum Scenario {
     Conversations(Load),
     /// (d) (a) while N follow-up workflows sleep in the database.
     Sleeping(Sleeping),
+    /// (e) The owner dashboard's queries on a seeded million-message database (no server).
+    Dashboard(dashboard::Dashboard),
 }
 
 #[derive(Debug, Clone, Args)]
@@ -94,7 +97,10 @@ fn parse_duration(s: &str) -> Result<Duration, String> {
 
 pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let scratch = Scratch::create("callrecover_bench").await?;
-    let result = scenarios::run(&args.scenario, &scratch.url).await;
+    let result = match &args.scenario {
+        Scenario::Dashboard(d) => dashboard::run(d, &scratch.url).await,
+        other => scenarios::run(other, &scratch.url).await,
+    };
     scratch.drop_all().await?;
     let report = result?;
     if args.json {

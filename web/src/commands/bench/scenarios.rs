@@ -41,6 +41,7 @@ pub async fn run(scenario: &Scenario, db_url: &str) -> anyhow::Result<Report> {
         Scenario::Saturation(s) => saturation(&rig, s).await,
         Scenario::Conversations(l) => conversations(&rig, l).await,
         Scenario::Sleeping(s) => sleeping(&rig, s).await,
+        Scenario::Dashboard(_) => Err(anyhow::anyhow!("the dashboard scenario runs without a server")),
     };
     let (peak, rss) = procs::memory_mb(rig.server.pid);
     rig.server.stop().await;
