@@ -106,9 +106,24 @@ pub enum EngineError {
     Responder(String),
 }
 
+/// underway's own connections (dequeue, heartbeats, attempt rows): planned
+/// for each call. Its dequeue passes the task states as parameters, so a
+/// cached generic plan cannot use the partial index of pending tasks and
+/// scans every retained task (14 days of them); the dequeue then slows with
+/// every tick ever run, sleeping workflows' included. Custom plans see the
+/// states and use the index. Lazy: web processes never dequeue.
+fn queue_pool(pool: &PgPool, concurrency: usize) -> PgPool {
+    let opts = (*pool.connect_options()).clone().options([("plan_cache_mode", "force_custom_plan")]);
+    sqlx::postgres::PgPoolOptions::new()
+        // One per running task (its transaction), plus heartbeats and the listener.
+        .max_connections(u32::try_from(concurrency).unwrap_or(16).saturating_add(4))
+        .acquire_timeout(Duration::from_secs(5))
+        .connect_lazy_with(opts)
+}
+
 impl Workflows {
     pub async fn new(pool: PgPool, cfg: EngineConfig) -> Result<Self, EngineError> {
-        let queue = Queue::builder().name(QUEUE).pool(pool.clone()).build().await?;
+        let queue = Queue::builder().name(QUEUE).pool(queue_pool(&pool, cfg.concurrency)).build().await?;
         let templates = Templates::new()?;
         Ok(Self(Arc::new(Inner { pool, queue: Arc::new(queue), templates, cfg })))
     }
