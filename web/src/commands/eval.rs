@@ -13,10 +13,8 @@ use anyhow::Context;
 use clap::Args;
 use sqlx::PgPool;
 
-use activities::twilio::signature;
-
 use crate::app::{self, Mode};
-use crate::commands::harness::{fake_twilio_settings, Scratch};
+use crate::commands::harness::{fake_twilio_settings, Scratch, Webhooks};
 use crate::fake_twilio::{FakeTwilio, Sent};
 use crate::settings::Settings;
 
@@ -220,17 +218,8 @@ async fn text(ctx: &Ctx, caller: &str, body: &str) -> anyhow::Result<()> {
 }
 
 async fn post(ctx: &Ctx, path: &str, params: &[(String, String)]) -> anyhow::Result<()> {
-    let sig = signature::compute(&ctx.fake.auth_token, &format!("{}{path}", ctx.base_url), params);
-    let resp = ctx
-        .client
-        .post(format!("http://{}{path}", ctx.addr))
-        .header("X-Twilio-Signature", sig)
-        .form(params)
-        .send()
-        .await?;
-    let status = resp.status();
-    anyhow::ensure!(status.is_success(), "{path} answered {status}: {}", resp.text().await.unwrap_or_default());
-    Ok(())
+    let hooks = Webhooks { client: &ctx.client, addr: ctx.addr, base_url: &ctx.base_url, token: &ctx.fake.auth_token };
+    hooks.post(path, params).await
 }
 
 /// The messages to `to` beyond the first `have`, once at least one arrived (or the timeout passed).

@@ -49,6 +49,33 @@ impl Scratch {
     }
 }
 
+/// Where signed webhooks go: the server's address, the public URL Twilio
+/// signs against, and the auth token.
+pub struct Webhooks<'a> {
+    pub client: &'a reqwest::Client,
+    pub addr: std::net::SocketAddr,
+    pub base_url: &'a str,
+    pub token: &'a str,
+}
+
+impl Webhooks<'_> {
+    /// Posts `params` to `path` signed as Twilio signs; an error unless 2xx.
+    pub async fn post(&self, path: &str, params: &[(String, String)]) -> anyhow::Result<()> {
+        let sig = activities::twilio::signature::compute(self.token, &format!("{}{path}", self.base_url), params);
+        let resp = self
+            .client
+            .post(format!("http://{}{path}", self.addr))
+            .header("X-Twilio-Signature", sig)
+            .form(params)
+            .send()
+            .await?;
+        let status = resp.status();
+        let body = resp.text().await?;
+        anyhow::ensure!(status.is_success(), "{path} answered {status}: {body}");
+        Ok(())
+    }
+}
+
 /// The URL of database `db` on the server of `url`.
 pub fn replace_db(url: &str, db: &str) -> String {
     match url.rfind('/') {

@@ -7,8 +7,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use activities::twilio::signature;
-
+use crate::commands::harness::Webhooks;
 use crate::fake_twilio::FakeTwilio;
 
 /// What a texting customer writes: the rules engine answers it with a question.
@@ -77,21 +76,12 @@ impl Twilio {
         Ok(Sent { caller, webhook_ms: vec![ms], t0 })
     }
 
+    /// Posts a signed webhook; how long it took to answer (ms).
     async fn post(&self, path: &str, params: &[(String, String)]) -> anyhow::Result<f64> {
-        let sig = signature::compute(&self.token, &format!("{}{path}", self.base_url), params);
+        let hooks = Webhooks { client: &self.client, addr: self.addr, base_url: &self.base_url, token: &self.token };
         let t = Instant::now();
-        let resp = self
-            .client
-            .post(format!("http://{}{path}", self.addr))
-            .header("X-Twilio-Signature", sig)
-            .form(params)
-            .send()
-            .await?;
-        let status = resp.status();
-        let body = resp.text().await?;
-        let ms = t.elapsed().as_secs_f64() * 1000.0;
-        anyhow::ensure!(status.is_success(), "{path} answered {status}: {body}");
-        Ok(ms)
+        hooks.post(path, params).await?;
+        Ok(t.elapsed().as_secs_f64() * 1000.0)
     }
 }
 

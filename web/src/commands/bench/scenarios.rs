@@ -75,24 +75,41 @@ async fn setup(db_url: &str) -> anyhow::Result<Rig> {
     Ok(Rig { fake, pool, server, tw, business, yard })
 }
 
-/// (a) Missed calls for callers `first..` at a fixed rate.
-async fn missed_calls(rig: &Rig, l: &Load, first: usize, name: &str) -> anyhow::Result<Report> {
+/// What a fixed-rate load sends and which text answers it.
+struct Measured {
+    kind: Kind,
+    /// The answer is the caller's `nth` text (1: the text-back; 2: the reply after it).
+    nth: usize,
+    key: &'static str,
+    label: &'static str,
+    title: String,
+}
+
+/// Sends `m.kind` for callers `first..` at a fixed rate and times each answer.
+async fn measure(rig: &Rig, l: &Load, first: usize, m: Measured) -> anyhow::Result<Report> {
     let cpu0 = CpuSample::take(rig.server.pid);
     let started = Instant::now();
-    let sent = load::at_rate(&rig.tw, Kind::MissedCall, first, l.rate, l.duration).await?;
-    let (text_backs, last) = load::wait_for_texts(&rig.fake, &sent, 1, PATIENCE).await;
+    let sent = load::at_rate(&rig.tw, m.kind, first, l.rate, l.duration).await?;
+    let (answers, last) = load::wait_for_texts(&rig.fake, &sent, m.nth, PATIENCE).await;
     let cpu = cpu0.until(&CpuSample::take(rig.server.pid));
-    let mut r = Report::new(format!(
+    let mut r = Report::new(m.title);
+    r.latencies.push(Latency::of("webhook", "webhook response", webhooks(&sent)));
+    r.latencies.push(Latency::of(m.key, m.label, answers.clone()));
+    outcome(&mut r, &sent, answers.len(), started, last);
+    cpu_figures(&mut r, cpu);
+    ratios(&mut r, &rig.yard, &answers);
+    Ok(r)
+}
+
+/// (a) Missed calls for callers `first..` at a fixed rate.
+async fn missed_calls(rig: &Rig, l: &Load, first: usize, name: &str) -> anyhow::Result<Report> {
+    let title = format!(
         "callrecover bench {name}: {:.0} missed calls/s for {:.0} s (server in its own process, fake Twilio on loopback)",
         l.rate,
         l.duration.as_secs_f64()
-    ));
-    r.latencies.push(Latency::of("webhook", "webhook response", webhooks(&sent)));
-    r.latencies.push(Latency::of("text_back", "call-completed → text-back request", text_backs.clone()));
-    outcome(&mut r, &sent, text_backs.len(), started, last);
-    cpu_figures(&mut r, cpu);
-    ratios(&mut r, &rig.yard, &text_backs);
-    Ok(r)
+    );
+    let label = "call-completed → text-back request";
+    measure(rig, l, first, Measured { kind: Kind::MissedCall, nth: 1, key: "text_back", label, title }).await
 }
 
 /// (c) Texts from callers who were texted back: inbound SMS → the AI's reply request.
@@ -102,22 +119,13 @@ async fn conversations(rig: &Rig, l: &Load) -> anyhow::Result<Report> {
     let (greeted, _) = load::wait_for_texts(&rig.fake, &callers, 1, PATIENCE).await;
     anyhow::ensure!(greeted.len() == n, "only {} of {n} callers were texted back", greeted.len());
     settle(&rig.pool).await?;
-    let cpu0 = CpuSample::take(rig.server.pid);
-    let started = Instant::now();
-    let sent = load::at_rate(&rig.tw, Kind::Text, 0, l.rate, l.duration).await?;
-    let (replies, last) = load::wait_for_texts(&rig.fake, &sent, 2, PATIENCE).await;
-    let cpu = cpu0.until(&CpuSample::take(rig.server.pid));
-    let mut r = Report::new(format!(
+    let title = format!(
         "callrecover bench conversations: {:.0} customer texts/s for {:.0} s to texted-back callers (rules engine, no owner window)",
         l.rate,
         l.duration.as_secs_f64()
-    ));
-    r.latencies.push(Latency::of("webhook", "webhook response", webhooks(&sent)));
-    r.latencies.push(Latency::of("reply", "inbound SMS → reply request", replies.clone()));
-    outcome(&mut r, &sent, replies.len(), started, last);
-    cpu_figures(&mut r, cpu);
-    ratios(&mut r, &rig.yard, &replies);
-    Ok(r)
+    );
+    let label = "inbound SMS → reply request";
+    measure(rig, l, 0, Measured { kind: Kind::Text, nth: 2, key: "reply", label, title }).await
 }
 
 /// (d) Puts `sleepers` follow-up workflows to sleep, then runs (a).
