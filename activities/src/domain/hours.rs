@@ -41,12 +41,15 @@ impl BusinessHours {
     }
 
     /// Whether the business is open at `at`, judged on its local wall clock.
+    /// A day that closes at 23:59 is open until midnight: it is how people
+    /// write "open all day" in an `HH:MM` field.
     pub fn is_open(&self, at: DateTime<Utc>, tz: Tz) -> bool {
         let local = at.with_timezone(&tz);
         match self.day(local.weekday()) {
             Some(h) => {
                 let t = local.time();
-                t >= h.open && t < h.close
+                let until_midnight = h.close == NaiveTime::from_hms_opt(23, 59, 0).unwrap_or(NaiveTime::MIN);
+                t >= h.open && (t < h.close || until_midnight)
             }
             None => false,
         }
@@ -96,6 +99,21 @@ mod tests {
         assert!(!h.is_open(Utc.with_ymd_and_hms(2026, 12, 1, 23, 30, 0).unwrap(), tz));
         // Saturday noon local: closed.
         assert!(!h.is_open(Utc.with_ymd_and_hms(2026, 12, 5, 18, 0, 0).unwrap(), tz));
+    }
+
+    #[test]
+    fn a_day_closing_at_23_59_is_open_through_the_last_minute() {
+        let h: BusinessHours = serde_json::from_str(r#"{"tuesday":{"open":"00:00","close":"23:59"}}"#).unwrap();
+        let tz: Tz = "America/Chicago".parse().unwrap();
+        let at = |s: &str| {
+            let naive = chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%d %H:%M:%S").unwrap();
+            tz.from_local_datetime(&naive).unwrap().with_timezone(&Utc)
+        };
+        assert!(h.is_open(at("2026-12-01 00:00:00"), tz));
+        assert!(h.is_open(at("2026-12-01 23:59:30"), tz), "the last minute of an all-day opening");
+        assert!(!h.is_open(at("2026-12-02 00:00:00"), tz), "Wednesday is closed");
+        let short: BusinessHours = serde_json::from_str(r#"{"tuesday":{"open":"08:00","close":"17:00"}}"#).unwrap();
+        assert!(!short.is_open(at("2026-12-01 17:00:00"), tz), "other closing times are exclusive");
     }
 
     #[test]
