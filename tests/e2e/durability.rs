@@ -82,10 +82,7 @@ async fn a_worker_killed_between_sending_and_recording_the_sid_is_reconciled_wit
     let caller = new_caller();
     app.fake.script_for(&caller, [Reply::AcceptThenHang { delay: Duration::from_secs(30) }]);
     app.missed_call(&caller, "no-answer").await;
-    let deadline = std::time::Instant::now() + WAIT;
-    while app.fake.sent_to(&caller).is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    assert_eq!(app.wait_for_sms(&caller, 1, WAIT).await.len(), 1, "Twilio has the text-back");
     app.kill_workers();
     let status: String = sqlx::query_scalar("SELECT status FROM messages WHERE purpose = 'text_back'")
         .fetch_one(&app.pool)
@@ -127,10 +124,7 @@ async fn a_text_left_in_a_dead_workers_hands_is_rechecked_after_a_pause_not_in_a
     let caller = new_caller();
     app.fake.script_for(&caller, [Reply::AcceptThenHang { delay: Duration::from_secs(30) }]);
     app.missed_call(&caller, "no-answer").await;
-    let deadline = std::time::Instant::now() + WAIT;
-    while app.fake.sent_to(&caller).is_empty() && std::time::Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(10)).await;
-    }
+    assert_eq!(app.wait_for_sms(&caller, 1, WAIT).await.len(), 1, "Twilio has the text-back");
     app.kill_workers();
     app.start_workers().await;
 

@@ -14,6 +14,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use crate::fault_dice::FaultDice;
+
 /// How the fake answers.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Mood {
@@ -28,9 +30,8 @@ pub enum Mood {
 struct Inner {
     mood: Option<Mood>,
     seen: Vec<Value>,
-    /// Share of requests (0–1) answered by a drawn failure instead of the mood.
-    fault_rate: f64,
-    rng: u64,
+    /// Draws the requests answered by a failure instead of the mood.
+    dice: FaultDice,
     faults: usize,
 }
 
@@ -64,9 +65,7 @@ impl FakeOpenAi {
 
     /// From now on, `rate` of requests fail at random: a 500, a 429 or a hang of `hang`.
     pub fn set_faults(&self, rate: f64, seed: u64) {
-        let mut inner = self.lock();
-        inner.fault_rate = rate;
-        inner.rng = seed | 1;
+        self.lock().dice = FaultDice::new(rate, seed);
     }
 
     /// Requests answered with an injected fault so far.
@@ -87,19 +86,11 @@ impl FakeOpenAi {
         let mut inner = self.lock();
         inner.seen.push(req);
         let mood = inner.mood.unwrap_or(Mood::Good);
-        if inner.fault_rate <= 0.0 {
+        let Some(kind) = inner.dice.roll(3) else {
             return mood;
-        }
-        let mut x = inner.rng.max(1);
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        inner.rng = x;
-        if (x % 1_000_000) as f64 >= inner.fault_rate * 1_000_000.0 {
-            return mood;
-        }
+        };
         inner.faults += 1;
-        match (x / 1_000_000) % 3 {
+        match kind {
             0 => Mood::Status(500),
             1 => Mood::Status(429),
             _ => Mood::Hang(hang),

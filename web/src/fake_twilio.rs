@@ -14,6 +14,8 @@ use axum::routing::post;
 use axum::{Json, Router};
 use serde_json::{json, Value};
 
+use crate::fault_dice::FaultDice;
+
 /// One scripted answer to the next create-message request.
 #[derive(Debug, Clone)]
 pub enum Reply {
@@ -72,8 +74,7 @@ struct Inner {
     /// How long an unscripted create takes to answer, after the message is stored.
     latency: Duration,
     faults: Option<Faults>,
-    /// xorshift state for fault draws.
-    rng: u64,
+    dice: FaultDice,
     fault_counts: FaultCounts,
 }
 
@@ -81,15 +82,11 @@ impl Inner {
     /// The answer to an unscripted create: a drawn fault, or accept.
     fn unscripted(&mut self) -> Reply {
         let accept = Reply::AcceptThenHang { delay: self.latency };
-        let Some(f) = self.faults else {
+        let (Some(f), Some(kind)) = (self.faults, self.dice.roll(4)) else {
             return accept;
         };
-        let draw = self.next();
-        if (draw % 1_000_000) as f64 >= f.rate * 1_000_000.0 {
-            return accept;
-        }
         let c = &mut self.fault_counts;
-        match (draw / 1_000_000) % 4 {
+        match kind {
             0 => {
                 c.http_500 += 1;
                 Reply::Error { status: 500, code: 20500 }
@@ -107,15 +104,6 @@ impl Inner {
                 Reply::Hang { delay: f.hang }
             }
         }
-    }
-
-    fn next(&mut self) -> u64 {
-        let mut x = self.rng.max(1);
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        self.rng = x;
-        x
     }
 }
 
@@ -171,7 +159,7 @@ impl FakeTwilio {
     /// hang after storing the message, or a hang without storing it, in equal shares.
     pub fn set_faults(&self, faults: Faults) {
         let mut inner = self.lock();
-        inner.rng = faults.seed | 1;
+        inner.dice = FaultDice::new(faults.rate, faults.seed);
         inner.faults = Some(faults);
     }
 
@@ -311,9 +299,8 @@ mod tests {
     #[test]
     fn faults_hit_their_share_in_four_equal_kinds_reproducibly() {
         let draw = |seed| {
-            let mut inner =
-                Inner { faults: Some(Faults { rate: 0.3, hang: Duration::from_secs(3), seed }), ..Inner::default() };
-            inner.rng = seed | 1;
+            let faults = Faults { rate: 0.3, hang: Duration::from_secs(3), seed };
+            let mut inner = Inner { faults: Some(faults), dice: FaultDice::new(0.3, seed), ..Inner::default() };
             let answers: Vec<String> = (0..20_000).map(|_| format!("{:?}", inner.unscripted())).collect();
             (answers, inner.fault_counts)
         };

@@ -9,6 +9,7 @@ pub mod error;
 pub mod fake_openai;
 pub mod fake_smtp;
 pub mod fake_twilio;
+pub mod fault_dice;
 pub mod postgres_finder;
 pub mod rate_limit;
 pub mod router;

@@ -20,7 +20,7 @@ use crate::engine::runs::RunRow;
 use crate::engine::{EngineError, Workflows};
 
 /// The notification event an owner text is, or None when it goes out as a plain text.
-pub(super) fn event_of(kind: TextKind) -> Option<NotifyEvent> {
+fn event_of(kind: TextKind) -> Option<NotifyEvent> {
     match kind {
         TextKind::OwnerMissedCall => Some(NotifyEvent::MissedCall),
         TextKind::OwnerAlert { alert, .. } => match alert {
@@ -64,8 +64,11 @@ pub(super) async fn notify_owner(
     run: &RunRow,
     s: &Subject<'_>,
     kind: TextKind,
-    event: NotifyEvent,
 ) -> Result<(), EngineError> {
+    let Some(event) = event_of(kind) else {
+        // Not a notification: `effects::queue_text` sends those as plain texts.
+        return Ok(());
+    };
     let now = Utc::now();
     let mut data = facts(conn, wf, s, now).await?;
     let mut text = true;

@@ -9,7 +9,7 @@ use activities::store::businesses::Business;
 use activities::store::conversations::{self, LeadSource, Opened};
 use activities::store::messages::{self, Audience, NewOutbound};
 
-use super::state::{CallBackReason, Command, Event, Notice, State, TextKind};
+use super::state::{Alert, CallBackReason, Command, Event, Notice, State, TextKind};
 use super::{alerts, calendar};
 use crate::engine::runs::{self, RunRow};
 use crate::engine::{EngineError, Workflows};
@@ -224,9 +224,6 @@ async fn queue_text(
         return Ok(());
     };
     let subject = alerts::Subject { business, state: prev, caller, conversation_id };
-    if let Some(event) = alerts::event_of(kind) {
-        return alerts::notify_owner(wf, conn, run, &subject, kind, event).await;
-    }
     let t = &wf.0.templates;
     let local_time = alerts::local_time(business, Utc::now());
     let caller_display = caller.display_national();
@@ -273,9 +270,12 @@ async fn queue_text(
             let ctx = context! { business => business.name, phone => business.business_phone.display_national() };
             (caller, Audience::Customer, t.render("help", ctx)?, None)
         }
-        // Alerts other than these, and summaries, are notifications, sent above.
-        TextKind::OwnerMissedCall | TextKind::OwnerAlert { .. } | TextKind::Summary { .. } => {
+        TextKind::OwnerAlert { alert: Alert::Cancelled, .. } => {
             (&business.owner_phone, Audience::Owner, alerts::cancelled_text(conn, wf, &subject).await?, None)
+        }
+        // Every other owner alert, and the summary, is a notification (feed, text, email).
+        TextKind::OwnerMissedCall | TextKind::OwnerAlert { .. } | TextKind::Summary { .. } => {
+            return alerts::notify_owner(wf, conn, run, &subject, kind).await;
         }
         TextKind::HandOff { .. } => (caller, Audience::Customer, t.render("booking_handoff", context! {})?, None),
         TextKind::Forward { message_id } => {
