@@ -124,3 +124,20 @@ async fn a_stop_ends_the_conversation_and_the_owner_hears_it_was_lost(pool: PgPo
     assert_eq!(app.count("SELECT count(*) FROM notifications WHERE event = 'conversation_summary'").await, 1);
     app.stop().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn an_owner_reply_goes_to_the_alert_they_saw_not_one_still_held(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.owner_window(0, "offline").await;
+    let seen = app.texted_back_caller().await;
+    assert_eq!(app.wait_for_sms(OWNER_PHONE, 1, WAIT).await.len(), 1, "the owner saw this alert");
+    quiet_now(&app, 90).await;
+    let held = app.texted_back_caller().await;
+    assert_eq!(app.fake.sent_to(OWNER_PHONE).len(), 1, "the second alert is held");
+    app.text(OWNER_PHONE, "On my way, be there by 3").await;
+    let sent = app.wait_for_sms(&seen, 2, WAIT).await;
+    assert_eq!(sent.get(1).map(|m| m.body.as_str()), Some("On my way, be there by 3"));
+    app.settle(WAIT).await;
+    assert_eq!(app.fake.sent_to(&held).len(), 1, "the caller behind the held alert only got the text-back");
+    app.stop().await;
+}
