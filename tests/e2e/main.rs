@@ -9,6 +9,7 @@ mod calendar;
 mod cli;
 mod conversation;
 mod durability;
+mod eager;
 mod eval;
 mod flows;
 mod keywords;

@@ -50,6 +50,12 @@ pub struct Settings {
     pub worker_heartbeat: Duration,
     /// `TICK_RESCUE_AFTER_MS` (60 s): a tick in progress this long is retried under a new token.
     pub tick_rescue_after: Duration,
+    /// `EAGER_TICKS` (on/off, default on): a started or signalled run is handed
+    /// straight to a worker by NOTIFY, not through underway's queue.
+    pub eager_ticks: bool,
+    /// `EAGER_LEASE_MS` (5 s, at least 100 ms): how long a handed-over run may go untouched
+    /// before the timer sweep gives it to underway instead.
+    pub eager_lease: Duration,
     pub sms_retry_base: Duration,
     pub sms_retry_max: Duration,
     pub sms_max_attempts: i32,
@@ -169,6 +175,8 @@ impl Settings {
             worker_concurrency: parse(&get, "WORKER_CONCURRENCY", "16")?,
             worker_heartbeat: millis(&get, "WORKER_HEARTBEAT_MS", 5_000)?,
             tick_rescue_after: millis(&get, "TICK_RESCUE_AFTER_MS", 60_000)?,
+            eager_ticks: switch(&get, "EAGER_TICKS", true)?,
+            eager_lease: millis(&get, "EAGER_LEASE_MS", 5_000)?.max(Duration::from_millis(100)),
             sms_retry_base: millis(&get, "SMS_RETRY_BASE_MS", 2_000)?,
             sms_retry_max: millis(&get, "SMS_RETRY_MAX_MS", 300_000)?,
             sms_max_attempts: parse(&get, "SMS_MAX_ATTEMPTS", "8")?,

@@ -7,6 +7,15 @@ use crate::fake_twilio::FakeTwilio;
 use crate::postgres_finder::{self, PgEndpoint};
 use crate::settings::{ConfigError, Settings};
 
+/// A pool of `max` connections on a scratch database, connected as the
+/// server connects (no TLS on loopback), so yardsticks measure what it pays.
+pub async fn scratch_pool(url: &str, max: u32) -> anyhow::Result<sqlx::PgPool> {
+    use anyhow::Context as _;
+    let opts: sqlx::postgres::PgConnectOptions = url.parse().context("scratch database URL")?;
+    let opts = crate::app::without_tls_on_loopback(opts, url, std::env::var_os("PGSSLMODE").is_some());
+    sqlx::postgres::PgPoolOptions::new().max_connections(max).connect_with(opts).await.context("scratch database")
+}
+
 /// A database created for one run and dropped by [`Scratch::drop_all`].
 pub struct Scratch {
     pg: PgEndpoint,

@@ -17,14 +17,19 @@ use super::state::{Command, DeliveryResult, Event, SignalKind, State, WakeFacts}
 use super::transition::{step, Ctx};
 use crate::engine::drive::{self, Next};
 use crate::engine::runs::{self, RunRow};
-use crate::engine::tick::{IN_FLIGHT_RECHECK, MAX_ROUNDS};
+use crate::engine::tick::{IN_FLIGHT_RECHECK, MAX_ROUNDS, RESPOND_LEASE};
 use crate::engine::{EngineError, TickInput, Workflows};
 
 pub(crate) async fn tick(wf: &Workflows, input: &TickInput) -> Result<(), EngineError> {
     let mut recheck = None;
     let mut injected = None;
+    let mut input = input.clone();
+    // Read once per tick: a tick lasts milliseconds (or one model call).
+    let mut business = None;
     for _ in 0..MAX_ROUNDS {
-        match round(wf, input, recheck.take(), injected.take()).await? {
+        let r = round(wf, &input, &mut business, recheck.take(), injected.take()).await?;
+        input = input.claimed();
+        match r {
             Round::Finished => return Ok(()),
             Round::Delivered { in_flight } => {
                 if in_flight {
@@ -41,7 +46,7 @@ pub(crate) async fn tick(wf: &Workflows, input: &TickInput) -> Result<(), Engine
         }
     }
     // Still work after many rounds: hand over to a fresh tick rather than spin.
-    round(wf, input, Some(Duration::ZERO), None).await.map(|_| ())
+    round(wf, &input, &mut business, Some(Duration::ZERO), None).await.map(|_| ())
 }
 
 enum Round {
@@ -54,25 +59,42 @@ enum Round {
 async fn round(
     wf: &Workflows,
     input: &TickInput,
+    cached: &mut Option<Business>,
     force_wake: Option<Duration>,
     injected: Option<Event>,
 ) -> Result<Round, EngineError> {
     let Some((mut tx, run)) = drive::lock_for_tick(wf, input).await? else {
         return Ok(Round::Finished);
     };
-    let business =
-        businesses::get_business(&mut *tx, run.business_id).await?.ok_or(EngineError::BusinessMissing(run.id))?;
+    let business = match cached.take() {
+        Some(b) if b.id == run.business_id => b,
+        _ => businesses::get_business(&mut *tx, run.business_id).await?.ok_or(EngineError::BusinessMissing(run.id))?,
+    };
+    let result = transact(wf, tx, run, &business, force_wake, injected).await;
+    *cached = Some(business);
+    result
+}
+
+/// The round's transaction, from the locked run to its commit.
+async fn transact(
+    wf: &Workflows,
+    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    run: RunRow,
+    business: &Business,
+    force_wake: Option<Duration>,
+    injected: Option<Event>,
+) -> Result<Round, EngineError> {
     let mut state: State = run.state().map_err(|e| EngineError::State(run.id, e))?;
     let mut conversation_id = run.conversation_id;
-    let mut queue = observe(&mut tx, &run, &business, &state).await?;
+    let mut queue = observe(&mut tx, &run, business, &state).await?;
     if let Some(e) = injected {
         queue.push_front(e);
     }
     let now = Utc::now();
     let ctx = Ctx {
         now,
-        tz: recipient_zone(&mut tx, &business, &state).await?,
-        reply_delay: reply_delay(&business, now),
+        tz: recipient_zone(&mut tx, business, &state).await?,
+        reply_delay: reply_delay(business, now),
         follow_ups: wf.0.cfg.follow_ups,
     };
     let mut respond_turn = None;
@@ -87,7 +109,7 @@ async fn round(
                 respond_turn = Some(*turn);
                 continue;
             }
-            if let Some(follow) = apply(wf, &mut tx, &run, &business, (&state, &d.state), cmd).await? {
+            if let Some(follow) = apply(wf, &mut tx, &run, business, (&state, &d.state), cmd).await? {
                 if let Event::Opened { conversation_id: c, .. } | Event::Joined { conversation_id: c } = &follow {
                     conversation_id = Some(*c);
                 }
@@ -97,8 +119,8 @@ async fn round(
         state = d.state;
     }
     if let Some(turn) = respond_turn {
-        let ctx = respond::load(&mut tx, &business, &state).await?;
-        runs::save_state(&mut tx, run.id, &state, conversation_id).await?;
+        let ctx = respond::load(&mut tx, business, &state).await?;
+        runs::save_state(&mut tx, run.id, &state, conversation_id, RESPOND_LEASE).await?;
         tx.commit().await?;
         return Ok(Round::Respond { turn, ctx: Box::new(ctx) });
     }
@@ -108,7 +130,7 @@ async fn round(
         tx.commit().await?;
         return Ok(Round::Finished);
     }
-    runs::save_state(&mut tx, run.id, &state, conversation_id).await?;
+    runs::save_state(&mut tx, run.id, &state, conversation_id, wf.lease()).await?;
     tx.commit().await?;
     let in_flight = drive::deliver_due(wf, &due).await?;
     Ok(Round::Delivered { in_flight })

@@ -79,6 +79,9 @@ impl Workflows {
     /// New token, due now, immediate tick: all in the caller's transaction.
     async fn rearm(&self, conn: &mut PgConnection, run_id: RunId, status: &str) -> Result<bool, EngineError> {
         let token = Uuid::new_v4();
+        if let Some(lease) = self.0.cfg.eager_lease {
+            return Ok(runs::kick(conn, run_id, token, status, lease).await?);
+        }
         let r = sqlx::query(
             "UPDATE workflow_runs SET status = $2, wake_token = $3, wake_at = now()
              WHERE id = $1 AND status IN ('active', 'waiting', 'human', 'failed')",

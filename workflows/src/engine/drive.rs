@@ -18,7 +18,9 @@ use super::{EngineError, TickInput, Workflows};
 
 /// Opens a round: a transaction holding the run's row lock, if the run exists
 /// and `input.token` is still its token. Otherwise the tick is stale (a signal
-/// or a cancel moved the token on) and there is nothing to do.
+/// or a cancel moved the token on) and there is nothing to do. A tick handed
+/// over by NOTIFY also needs the run's lease to be the one it was announced
+/// with: another worker that took it first has renewed it.
 pub(crate) async fn lock_for_tick(
     wf: &Workflows,
     input: &TickInput,
@@ -27,7 +29,8 @@ pub(crate) async fn lock_for_tick(
     let Some(run) = runs::lock_run(&mut tx, input.run_id).await? else {
         return Ok(None);
     };
-    if !run.accepts(input.token) {
+    let claimed_elsewhere = input.claim.is_some_and(|at| run.wake_at != Some(at));
+    if !run.accepts(input.token) || claimed_elsewhere {
         tx.commit().await?;
         return Ok(None);
     }

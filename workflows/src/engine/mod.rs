@@ -10,6 +10,7 @@
 
 pub mod control;
 pub(crate) mod drive;
+pub mod eager;
 pub mod rescue;
 pub mod runs;
 pub mod tick;
@@ -50,6 +51,10 @@ pub struct EngineConfig {
     pub heartbeat: Duration,
     /// A tick in progress this long is presumed lost by underway and retried (see `rescue`).
     pub rescue_after: Duration,
+    /// Eager ticks: a started or signalled run is handed to a worker by NOTIFY
+    /// with this lease, and underway takes it only if the lease runs out. None:
+    /// every tick goes through underway's queue.
+    pub eager_lease: Option<Duration>,
     /// Validity of the text-back at Twilio: a stale "sorry we missed you" is dropped.
     pub text_back_validity_secs: i32,
     /// `BASE_URL`, for the one-tap links in owner alerts.
@@ -151,7 +156,7 @@ impl Workflows {
         };
         runs::record_event(&mut *conn, business_id, run_id, "started", serde_json::json!({"by": "missed_call"}))
             .await?;
-        self.enqueue_tick(conn, run_id, token, Duration::ZERO).await?;
+        self.tick_now(conn, run_id, token).await?;
         Ok(Some(run_id))
     }
 
@@ -202,8 +207,30 @@ impl Workflows {
             return Ok(None);
         };
         runs::record_event(&mut *conn, business_id, run_id, "started", serde_json::json!({ "by": by })).await?;
-        self.enqueue_tick(conn, run_id, token, Duration::ZERO).await?;
+        self.tick_now(conn, run_id, token).await?;
         Ok(Some(run_id))
+    }
+
+    /// The lease of a run handed over by NOTIFY.
+    pub(crate) fn lease(&self) -> Duration {
+        self.0.cfg.eager_lease.unwrap_or(eager::DEFAULT_LEASE)
+    }
+
+    /// Has the run ticked at once, in the caller's transaction: handed to a
+    /// worker by NOTIFY when eager ticks are on, else through underway's queue.
+    pub(crate) async fn tick_now(
+        &self,
+        conn: &mut PgConnection,
+        run_id: RunId,
+        token: Uuid,
+    ) -> Result<(), EngineError> {
+        match self.0.cfg.eager_lease {
+            Some(lease) => {
+                runs::kick(conn, run_id, token, "active", lease).await?;
+                Ok(())
+            }
+            None => self.enqueue_tick(conn, run_id, token, Duration::ZERO).await,
+        }
     }
 
     /// Enqueues a tick in the caller's transaction (low level: a tick whose
@@ -216,7 +243,7 @@ impl Workflows {
         delay: Duration,
     ) -> Result<(), EngineError> {
         let task = TickTask(self.0.clone());
-        let input = TickInput { run_id, token };
+        let input = TickInput { run_id, token, claim: None, kind: None };
         let ms = i64::try_from(delay.as_millis()).unwrap_or(i64::MAX);
         if ms == 0 {
             self.0.queue.enqueue(&mut *conn, &task, &input).await?;
@@ -242,12 +269,17 @@ impl Workflows {
         });
         let sweeper = tokio::spawn(timers::sweep_every(self.clone(), self.0.cfg.poll, shutdown.clone()));
         let dispatcher = tokio::spawn(crate::dispatch::dispatch_every(self.clone(), self.0.cfg.poll, shutdown.clone()));
+        let eager =
+            self.0.cfg.eager_lease.is_some().then(|| tokio::spawn(eager::listen(self.clone(), shutdown.clone())));
         let summaries =
             self.0.cfg.daily_summary.then(|| tokio::spawn(crate::summary::run(self.clone(), poll, shutdown.clone())));
         let result = worker.run_every(poll).await;
         pruning.abort();
         sweeper.abort();
         dispatcher.abort();
+        if let Some(e) = eager {
+            e.abort();
+        }
         if let Some(s) = summaries {
             s.abort();
         }

@@ -16,6 +16,8 @@ pub struct RunRow {
     pub status: String,
     pub state: Json<serde_json::Value>,
     pub wake_token: Option<Uuid>,
+    /// The timer, or for a run handed to a worker by NOTIFY, that worker's lease.
+    pub wake_at: Option<DateTime<Utc>>,
     pub conversation_id: Option<ConversationId>,
 }
 
@@ -61,10 +63,12 @@ pub async fn kind_of(db: impl PgExecutor<'_>, id: RunId) -> sqlx::Result<Option<
 }
 
 /// Locks the run for the rest of the transaction: one tick at a time per run.
+/// (`NO KEY UPDATE`: rows that reference the run, inserted meanwhile by
+/// others, need not wait for the tick.)
 pub async fn lock_run(conn: &mut PgConnection, id: RunId) -> sqlx::Result<Option<RunRow>> {
     sqlx::query_as(
-        "SELECT id, business_id, kind, status, state, wake_token, conversation_id
-         FROM workflow_runs WHERE id = $1 FOR UPDATE",
+        "SELECT id, business_id, kind, status, state, wake_token, wake_at, conversation_id
+         FROM workflow_runs WHERE id = $1 FOR NO KEY UPDATE",
     )
     .bind(id)
     .fetch_optional(conn)
@@ -83,7 +87,7 @@ pub struct Save<'a, S> {
 pub async fn save_run<S: Serialize>(conn: &mut PgConnection, id: RunId, s: &Save<'_, S>) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE workflow_runs SET state = $2, status = $3, wake_token = $4, wake_at = $5,
-                conversation_id = COALESCE($6, conversation_id), last_error = NULL
+                conversation_id = COALESCE($6, conversation_id), last_error = NULL, kicked_at = NULL
          WHERE id = $1",
     )
     .bind(id)
@@ -97,20 +101,61 @@ pub async fn save_run<S: Serialize>(conn: &mut PgConnection, id: RunId, s: &Save
     Ok(())
 }
 
-/// Saves mid-tick progress without touching the token or wake-up.
+/// Saves mid-tick progress without touching the token. A run handed to a
+/// worker by NOTIFY has its lease renewed for `lease` (the sweep leaves it alone
+/// that long); a run ticked by underway keeps its wake-up as it is.
 pub async fn save_state<S: Serialize>(
     conn: &mut PgConnection,
     id: RunId,
     state: &S,
     conversation_id: Option<ConversationId>,
+    lease: std::time::Duration,
 ) -> sqlx::Result<()> {
-    sqlx::query("UPDATE workflow_runs SET state = $2, conversation_id = COALESCE($3, conversation_id) WHERE id = $1")
-        .bind(id)
-        .bind(Json(state))
-        .bind(conversation_id)
-        .execute(conn)
-        .await?;
+    sqlx::query(
+        "UPDATE workflow_runs SET state = $2, conversation_id = COALESCE($3, conversation_id),
+                wake_at = CASE WHEN kicked_at IS NULL THEN wake_at ELSE now() + make_interval(secs => $4) END
+         WHERE id = $1",
+    )
+    .bind(id)
+    .bind(Json(state))
+    .bind(conversation_id)
+    .bind(lease.as_secs_f64())
+    .execute(conn)
+    .await?;
     Ok(())
+}
+
+/// The channel a run handed straight to a worker is announced on.
+pub const KICK_CHANNEL: &str = "callrecover_kick";
+
+/// Hands a live run to whichever worker hears it first, in the caller's
+/// transaction: a new token, `kicked_at`, a lease of `lease` in `wake_at`, and
+/// a NOTIFY (sent by PostgreSQL only if the transaction commits) carrying the
+/// run, its kind, its token and the lease as the claim. False if the run has ended.
+pub async fn kick(
+    conn: &mut PgConnection,
+    id: RunId,
+    token: Uuid,
+    status: &str,
+    lease: std::time::Duration,
+) -> sqlx::Result<bool> {
+    let n: i64 = sqlx::query_scalar(
+        "WITH r AS (
+             UPDATE workflow_runs SET status = $2, wake_token = $3, kicked_at = now(),
+                    wake_at = now() + make_interval(secs => $4)
+             WHERE id = $1 AND status IN ('active', 'waiting', 'human', 'failed')
+             RETURNING id, kind, wake_token, wake_at)
+         SELECT count(*) FROM r, pg_notify($5,
+             json_build_object('run_id', r.id, 'token', r.wake_token, 'claim', r.wake_at, 'kind', r.kind)::text)",
+    )
+    .bind(id)
+    .bind(status)
+    .bind(token)
+    .bind(lease.as_secs_f64())
+    .bind(KICK_CHANNEL)
+    .fetch_one(conn)
+    .await?;
+    Ok(n == 1)
 }
 
 pub async fn record_error(db: impl PgExecutor<'_>, id: RunId, error: &str) -> sqlx::Result<()> {

@@ -17,6 +17,22 @@ use std::sync::Arc;
 pub struct TickInput {
     pub run_id: RunId,
     pub token: Uuid,
+    /// A tick handed over by NOTIFY (`eager`): the lease it was announced
+    /// with. Every worker hears the notification; the first to lock the run
+    /// while its lease is still this one takes it, and renews the lease (so
+    /// the others find it changed and leave). None for underway's ticks.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub claim: Option<chrono::DateTime<chrono::Utc>>,
+    /// The run's kind, when the sender knew it (a NOTIFY does); else it is read.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+}
+
+impl TickInput {
+    /// The same tick after its first round: the claim is won, the token alone fences it.
+    pub(crate) fn claimed(&self) -> Self {
+        Self { claim: None, ..self.clone() }
+    }
 }
 
 /// The task underway runs. It ignores underway's transaction: writes through
@@ -61,9 +77,13 @@ impl Task for TickTask {
 /// Runs the driver of the run's kind. Each driver locks the run itself, so
 /// the kind is read without a lock (it never changes). The tick's input stays
 /// `{run_id, token}`: ticks queued before a kind existed still run.
-async fn dispatch(wf: &Workflows, input: &TickInput) -> Result<(), EngineError> {
-    let Some(kind) = super::runs::kind_of(&wf.0.pool, input.run_id).await? else {
-        return Ok(());
+pub(crate) async fn dispatch(wf: &Workflows, input: &TickInput) -> Result<(), EngineError> {
+    let kind = match &input.kind {
+        Some(k) => k.clone(),
+        None => match super::runs::kind_of(&wf.0.pool, input.run_id).await? {
+            Some(k) => k,
+            None => return Ok(()),
+        },
     };
     match kind.as_str() {
         super::CONVERSATION => crate::conversation::driver::tick(wf, input).await,
@@ -71,6 +91,10 @@ async fn dispatch(wf: &Workflows, input: &TickInput) -> Result<(), EngineError> 
         _ => Err(EngineError::UnknownKind(input.run_id, kind)),
     }
 }
+
+/// How long a run handed over by NOTIFY is left alone while its tick waits
+/// on the model (several model calls, each with its own timeout, may be tried).
+pub(crate) const RESPOND_LEASE: Duration = Duration::from_secs(45);
 
 /// Rounds of transition-then-send a single tick may take before it yields.
 pub(crate) const MAX_ROUNDS: usize = 8;

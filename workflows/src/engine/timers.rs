@@ -1,6 +1,10 @@
 //! Durable timers in our own table. A run that sleeps keeps `status =
 //! 'waiting'` and `wake_at`; every worker sweeps due runs each poll period and
-//! enqueues an immediate tick with the run's current token. `SKIP LOCKED`
+//! enqueues an immediate tick with the run's current token. A run handed to
+//! a worker by NOTIFY (`eager`) whose lease ran out is swept the same way:
+//! underway's queue is the safety net for a lost notification or a dead worker.
+//! Moving `wake_at` voids the lease as a claim: a worker that only now gets to
+//! the notification finds it changed and leaves the run to underway. `SKIP LOCKED`
 //! and the move to `active` make each wake-up enqueue once, however many
 //! workers sweep.
 
@@ -51,9 +55,10 @@ pub(crate) async fn sweep_every(wf: Workflows, period: Duration, stop: Cancellat
 pub async fn sweep(wf: &Workflows) -> Result<usize, EngineError> {
     let mut tx = wf.0.pool.begin().await?;
     let due: Vec<(RunId, Uuid)> = sqlx::query_as(
-        "UPDATE workflow_runs SET status = 'active'
+        "UPDATE workflow_runs SET status = 'active', kicked_at = NULL, wake_at = now()
          WHERE id IN (SELECT id FROM workflow_runs
-                      WHERE status = 'waiting' AND wake_at <= now() AND wake_token IS NOT NULL
+                      WHERE (status = 'waiting' OR (status = 'active' AND kicked_at IS NOT NULL))
+                        AND wake_at <= now() AND wake_token IS NOT NULL
                       ORDER BY wake_at LIMIT $1 FOR UPDATE SKIP LOCKED)
          RETURNING id, wake_token",
     )

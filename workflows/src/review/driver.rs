@@ -24,8 +24,11 @@ use crate::engine::{EngineError, TickInput, Workflows};
 
 pub(crate) async fn tick(wf: &Workflows, input: &TickInput) -> Result<(), EngineError> {
     let mut force_wake = None;
+    let mut input = input.clone();
     for _ in 0..MAX_ROUNDS {
-        match round(wf, input, force_wake.take()).await? {
+        let r = round(wf, &input, force_wake.take()).await?;
+        input = input.claimed();
+        match r {
             Round::Finished => return Ok(()),
             Round::Delivered { in_flight } => {
                 if in_flight {
@@ -34,7 +37,7 @@ pub(crate) async fn tick(wf: &Workflows, input: &TickInput) -> Result<(), Engine
             }
         }
     }
-    round(wf, input, Some(Duration::ZERO)).await.map(|_| ())
+    round(wf, &input, Some(Duration::ZERO)).await.map(|_| ())
 }
 
 enum Round {
@@ -66,7 +69,7 @@ async fn round(wf: &Workflows, input: &TickInput, force_wake: Option<Duration>) 
         tx.commit().await?;
         return Ok(Round::Finished);
     }
-    runs::save_state(&mut tx, run.id, &state, None).await?;
+    runs::save_state(&mut tx, run.id, &state, None, wf.lease()).await?;
     tx.commit().await?;
     Ok(Round::Delivered { in_flight: drive::deliver_due(wf, &due).await? })
 }

@@ -1,7 +1,5 @@
 //! Starting a review request, inside the transaction that marks the job completed.
 
-use std::time::Duration;
-
 use chrono::{DateTime, Utc};
 use sqlx::PgConnection;
 
@@ -85,7 +83,7 @@ impl Workflows {
         let detail = serde_json::json!({"by": "job_completed", "appointment_id": appointment_id, "send_at": due_at});
         runs::record_event(&mut *conn, business_id, run_id, "started", detail).await?;
         if due_at <= now {
-            self.enqueue_tick(conn, run_id, token, Duration::ZERO).await?;
+            self.tick_now(conn, run_id, token).await?;
         } else {
             // Asleep until the request is due: the timer sweeper wakes it, no queue task waits 2 h.
             let save = Save {

@@ -7,7 +7,6 @@ use std::time::Instant;
 
 use anyhow::Context;
 use clap::Args;
-use sqlx::postgres::PgPoolOptions;
 use sqlx::{PgConnection, PgPool};
 
 use activities::domain::{BusinessId, ConversationId};
@@ -47,7 +46,7 @@ const QUERIES: [(&str, &str); 11] = [
 
 pub async fn run(a: &Dashboard, db_url: &str) -> anyhow::Result<Report> {
     anyhow::ensure!(a.businesses > 0 && a.leads >= a.businesses && a.messages >= 0, "need leads ≥ businesses > 0");
-    let pool = PgPoolOptions::new().max_connections(2).connect(db_url).await.context("scratch database")?;
+    let pool = crate::commands::harness::scratch_pool(db_url, 2).await?;
     workflows::migrate(&pool).await?;
     let t = Instant::now();
     seed(&pool, a).await?;

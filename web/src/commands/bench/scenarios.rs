@@ -4,8 +4,6 @@
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use anyhow::Context;
-use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
 use activities::store::businesses::Business;
@@ -58,7 +56,7 @@ pub async fn run(scenario: &Scenario, db_url: &str) -> anyhow::Result<Report> {
 /// owner window, no quiet hours), the yardsticks, then the server.
 async fn setup(db_url: &str) -> anyhow::Result<Rig> {
     let fake = FakeTwilio::start().await?;
-    let pool = PgPoolOptions::new().max_connections(4).connect(db_url).await.context("scratch database")?;
+    let pool = crate::commands::harness::scratch_pool(db_url, 4).await?;
     workflows::migrate(&pool).await?;
     let business = crate::commands::demo::seed(&pool).await?;
     sqlx::query(

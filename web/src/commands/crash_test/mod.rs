@@ -20,7 +20,6 @@ use std::time::{Duration, Instant};
 
 use anyhow::Context;
 use clap::Args;
-use sqlx::postgres::PgPoolOptions;
 use sqlx::PgPool;
 
 use activities::store::businesses::Business;
@@ -145,7 +144,7 @@ async fn crash_test(args: &CrashTestArgs, scratch: &Scratch, logs: &std::path::P
     };
     // Fail here, not in four children, if the environment is wrong.
     Settings::from_lookup(|k| env.iter().find(|(n, _)| n == k).map(|(_, v)| v.clone()))?;
-    let pool = PgPoolOptions::new().max_connections(4).connect(db_url).await.context("scratch database")?;
+    let pool = crate::commands::harness::scratch_pool(db_url, 4).await?;
     workflows::migrate(&pool).await?;
     let business = business(&pool).await?;
     eprintln!("crash-test: {plan}; process logs in {}", logs.display());

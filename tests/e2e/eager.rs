@@ -1,0 +1,71 @@
+//! Eager ticks: a started run is handed to a worker by NOTIFY instead of
+//! through underway's queue. Two workers hearing the same notification run
+//! the tick once between them; a notification nobody hears is covered by the
+//! lease, after which underway takes the run.
+
+use std::time::Duration;
+
+use e2e::helpers::*;
+use sqlx::PgPool;
+use web::app::Mode;
+
+const WAIT: Duration = Duration::from_secs(15);
+
+#[sqlx::test(migrations = false)]
+async fn two_workers_hearing_every_kick_take_each_run_once(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let second = WorkerProcess::start(&app.settings, &app.pool).await;
+    let callers: Vec<String> = (0..20).map(|_| new_caller()).collect();
+    for c in &callers {
+        app.missed_call(c, "no-answer").await;
+    }
+    for c in &callers {
+        assert_eq!(app.wait_for_sms(c, 1, WAIT).await.len(), 1, "texted back");
+    }
+    app.settle(WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for c in &callers {
+        assert_eq!(app.fake.attempts().iter().filter(|(to, _)| to == c).count(), 1, "one send to {c}");
+    }
+    assert_eq!(app.fake.sent_to(OWNER_PHONE).len(), 20, "one owner alert per call");
+    // Had both workers run a tick, they would have met over the same texts
+    // (one finds the other's send in flight and sleeps to recheck, and the
+    // recheck goes through underway). Each run was ticked once, by one worker.
+    assert_eq!(app.count("SELECT count(*) FROM underway.task").await, 0, "no run fell back to underway");
+    assert_eq!(app.count("SELECT count(*) FROM workflow_runs WHERE kicked_at IS NOT NULL").await, 0);
+    second.kill();
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_kick_nobody_hears_goes_to_underway_when_its_lease_runs_out(pool: PgPool) {
+    let lease = [("EAGER_LEASE_MS", "300")];
+    let mut app = TestApp::spawn_with(pool, Mode { web: true, workers: false }, &lease).await;
+    let caller = new_caller();
+    app.missed_call(&caller, "no-answer").await;
+    let kicked = "SELECT count(*) FROM workflow_runs WHERE status = 'active' AND kicked_at IS NOT NULL";
+    assert_eq!(app.count(kicked).await, 1, "handed over, to no one");
+    assert_eq!(app.count("SELECT count(*) FROM underway.task").await, 0, "nothing queued in underway yet");
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    // This worker was not listening when the run was announced.
+    app.start_workers().await;
+    assert_eq!(app.wait_for_sms(&caller, 1, WAIT).await.len(), 1, "texted back");
+    app.settle(WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.fake.sent_to(&caller).len(), 1, "once");
+    assert_eq!(app.count("SELECT count(*) FROM underway.task").await, 1, "the sweep's tick, through underway");
+    assert_eq!(app.count(kicked).await, 0);
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn with_eager_ticks_off_every_tick_goes_through_underway(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, Mode { web: true, workers: true }, &[("EAGER_TICKS", "off")]).await;
+    let caller = new_caller();
+    app.missed_call(&caller, "no-answer").await;
+    assert_eq!(app.wait_for_sms(&caller, 1, WAIT).await.len(), 1, "texted back");
+    app.settle(WAIT).await;
+    assert!(app.count("SELECT count(*) FROM underway.task").await >= 1);
+    assert_eq!(app.count("SELECT count(*) FROM workflow_runs WHERE kicked_at IS NOT NULL").await, 0);
+    app.stop().await;
+}

@@ -1,0 +1,79 @@
+//! Eager ticks: the first tick of a started or signalled run runs at once in
+//! a worker that heard of it, without a trip through underway's queue (an
+//! enqueue, a dequeue, an attempt row and a completion, ~10 statements and 4
+//! commits per tick, and its own ceiling of a few hundred jobs/s here).
+//!
+//! The transaction that starts or signals a run sets `kicked_at`, a lease in
+//! `wake_at` and a new token, and NOTIFYs `callrecover_kick` (PostgreSQL sends
+//! it only if that transaction commits). Every worker process listens; the
+//! first to lock the run with the announced lease still in place runs the tick
+//! and renews the lease each round. Nothing is lost if no one hears: when the
+//! lease runs out (no worker was listening, the notification was dropped with
+//! a lost connection, the worker died mid-tick), the timer sweep hands the run
+//! to underway under the same token, exactly as it wakes a sleeping run.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use sqlx::postgres::PgListener;
+use tokio::sync::Semaphore;
+use tokio_util::sync::CancellationToken;
+
+use super::runs::KICK_CHANNEL;
+use super::{TickInput, Workflows};
+
+/// `EAGER_LEASE_MS` when the engine is built without one.
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(5);
+
+/// Listens for handed-over runs until `stop` fires, ticking each with at most
+/// `concurrency` at once; reconnects after a lost connection.
+pub(crate) async fn listen(wf: Workflows, stop: CancellationToken) {
+    let slots = Arc::new(Semaphore::new(wf.0.cfg.concurrency.max(1)));
+    loop {
+        if let Err(e) = serve(&wf, &slots, &stop).await {
+            tracing::warn!(error = %e, "eager tick listener lost its connection; the timer sweep covers the gap");
+        }
+        tokio::select! {
+            _ = stop.cancelled() => return,
+            _ = tokio::time::sleep(wf.0.cfg.poll.min(Duration::from_secs(1))) => {}
+        }
+    }
+}
+
+async fn serve(wf: &Workflows, slots: &Arc<Semaphore>, stop: &CancellationToken) -> sqlx::Result<()> {
+    let mut listener = PgListener::connect_with(wf.pool()).await?;
+    listener.listen(KICK_CHANNEL).await?;
+    loop {
+        let note = tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            n = listener.recv() => n?,
+        };
+        let input: TickInput = match serde_json::from_str(note.payload()) {
+            Ok(i) => i,
+            Err(e) => {
+                tracing::error!(error = %e, "unreadable eager tick notification; the timer sweep will take the run");
+                continue;
+            }
+        };
+        // Backpressure: with every slot busy, wait here; notifications queue in the connection.
+        let Ok(permit) = slots.clone().acquire_owned().await else { return Ok(()) };
+        if input.claim.is_some_and(|lease| lease <= chrono::Utc::now()) {
+            // Waited out its lease in the backlog: the timer sweep hands it to underway.
+            continue;
+        }
+        let wf = wf.clone();
+        tokio::spawn(async move {
+            run(&wf, &input).await;
+            drop(permit);
+        });
+    }
+}
+
+/// One handed-over tick. A failure is left to the lease: once it runs out the
+/// sweep hands the run to underway, which retries with backoff.
+pub(crate) async fn run(wf: &Workflows, input: &TickInput) {
+    if let Err(e) = super::tick::dispatch(wf, input).await {
+        tracing::warn!(run_id = %input.run_id, error = %e, "eager tick failed; underway takes the run when its lease ends");
+        let _ = super::runs::record_error(wf.pool(), input.run_id, &e.to_string()).await;
+    }
+}
