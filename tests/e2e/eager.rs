@@ -69,3 +69,20 @@ async fn with_eager_ticks_off_every_tick_goes_through_underway(pool: PgPool) {
     assert_eq!(app.count("SELECT count(*) FROM workflow_runs WHERE kicked_at IS NOT NULL").await, 0);
     app.stop().await;
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_slow_provider_does_not_cost_the_worker_its_lease(pool: PgPool) {
+    // Twilio takes 1 s to accept; the lease is 400 ms. The worker renews
+    // it while it waits, so the sweep never hands the run to underway.
+    let lease = [("EAGER_LEASE_MS", "400")];
+    let app = TestApp::spawn_with(pool, Mode { web: true, workers: true }, &lease).await;
+    let caller = new_caller();
+    app.fake.script_for(&caller, [web::fake_twilio::Reply::Accept { delay: Duration::from_millis(1000) }]);
+    app.missed_call(&caller, "no-answer").await;
+    assert_eq!(app.wait_for_sms(&caller, 1, WAIT).await.len(), 1, "texted back");
+    app.settle(WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(app.fake.attempts().iter().filter(|(to, _)| *to == caller).count(), 1, "one send");
+    assert_eq!(app.count("SELECT count(*) FROM underway.task").await, 0, "the lease held throughout");
+    app.stop().await;
+}

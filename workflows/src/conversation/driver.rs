@@ -17,7 +17,7 @@ use super::state::{Command, DeliveryResult, Event, SignalKind, State, WakeFacts}
 use super::transition::{step, Ctx};
 use crate::engine::drive::{self, Next};
 use crate::engine::runs::{self, RunRow};
-use crate::engine::tick::{IN_FLIGHT_RECHECK, MAX_ROUNDS, RESPOND_LEASE};
+use crate::engine::tick::{IN_FLIGHT_RECHECK, MAX_ROUNDS};
 use crate::engine::{EngineError, TickInput, Workflows};
 
 pub(crate) async fn tick(wf: &Workflows, input: &TickInput) -> Result<(), EngineError> {
@@ -40,7 +40,7 @@ pub(crate) async fn tick(wf: &Workflows, input: &TickInput) -> Result<(), Engine
             Round::Respond { turn, ctx } => {
                 // The slow call, with no transaction open; a text arriving
                 // meanwhile moves the token and this answer is dropped.
-                let reply = respond::respond(wf, &ctx).await?;
+                let reply = drive::renewing(wf, &input, respond::respond(wf, &ctx)).await?;
                 injected = Some(Event::Responded { turn, reply: Box::new(reply) });
             }
         }
@@ -70,7 +70,7 @@ async fn round(
         Some(b) if b.id == run.business_id => b,
         _ => businesses::get_business(&mut *tx, run.business_id).await?.ok_or(EngineError::BusinessMissing(run.id))?,
     };
-    let result = transact(wf, tx, run, &business, force_wake, injected).await;
+    let result = transact(wf, input, tx, run, &business, force_wake, injected).await;
     *cached = Some(business);
     result
 }
@@ -78,6 +78,7 @@ async fn round(
 /// The round's transaction, from the locked run to its commit.
 async fn transact(
     wf: &Workflows,
+    input: &TickInput,
     mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
     run: RunRow,
     business: &Business,
@@ -120,7 +121,7 @@ async fn transact(
     }
     if let Some(turn) = respond_turn {
         let ctx = respond::load(&mut tx, business, &state).await?;
-        runs::save_state(&mut tx, run.id, &state, conversation_id, RESPOND_LEASE).await?;
+        runs::save_state(&mut tx, run.id, &state, conversation_id, wf.lease()).await?;
         tx.commit().await?;
         return Ok(Round::Respond { turn, ctx: Box::new(ctx) });
     }
@@ -132,7 +133,7 @@ async fn transact(
     }
     runs::save_state(&mut tx, run.id, &state, conversation_id, wf.lease()).await?;
     tx.commit().await?;
-    let in_flight = drive::deliver_due(wf, &due).await?;
+    let in_flight = drive::deliver_due(wf, input, &due).await?;
     Ok(Round::Delivered { in_flight })
 }
 

@@ -37,9 +37,38 @@ pub(crate) async fn lock_for_tick(
     Ok(Some((tx, run)))
 }
 
+/// Runs `work` (a send, a model call: no transaction open) while renewing the
+/// lease of a run handed over by NOTIFY every half lease, so a slow provider
+/// does not look like a dead worker; a worker that dies stops renewing, and
+/// the sweep takes the run one lease later. Runs ticked by underway have no
+/// lease and the renewal changes nothing.
+pub(crate) async fn renewing<T>(wf: &Workflows, input: &TickInput, work: impl std::future::Future<Output = T>) -> T {
+    let lease = wf.lease();
+    let mut every = tokio::time::interval_at(tokio::time::Instant::now() + lease / 2, lease / 2);
+    tokio::pin!(work);
+    loop {
+        tokio::select! {
+            out = &mut work => return out,
+            _ = every.tick() => {
+                if let Err(e) = runs::renew_lease(&wf.0.pool, input.run_id, input.token, lease).await {
+                    tracing::warn!(run_id = %input.run_id, error = %e, "could not renew the lease");
+                }
+            }
+        }
+    }
+}
+
 /// Sends due outbox rows, one by one, with no transaction open. Returns true
 /// when one is being sent by another worker right now (look again later).
-pub(crate) async fn deliver_due(wf: &Workflows, due: &[messages::Message]) -> Result<bool, EngineError> {
+pub(crate) async fn deliver_due(
+    wf: &Workflows,
+    input: &TickInput,
+    due: &[messages::Message],
+) -> Result<bool, EngineError> {
+    renewing(wf, input, deliver_each(wf, due)).await
+}
+
+async fn deliver_each(wf: &Workflows, due: &[messages::Message]) -> Result<bool, EngineError> {
     let cfg = &wf.0.cfg;
     let cb = Callbacks { status_url: cfg.status_callback.clone() };
     let mut in_flight = false;

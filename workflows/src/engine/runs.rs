@@ -125,6 +125,26 @@ pub async fn save_state<S: Serialize>(
     Ok(())
 }
 
+/// Pushes back the lease of a run handed over by NOTIFY while its worker
+/// waits on a provider (nothing for a run underway ticks, or one moved on).
+pub async fn renew_lease(
+    db: impl PgExecutor<'_>,
+    id: RunId,
+    token: Uuid,
+    lease: std::time::Duration,
+) -> sqlx::Result<()> {
+    sqlx::query(
+        "UPDATE workflow_runs SET wake_at = now() + make_interval(secs => $3)
+         WHERE id = $1 AND wake_token = $2 AND kicked_at IS NOT NULL",
+    )
+    .bind(id)
+    .bind(token)
+    .bind(lease.as_secs_f64())
+    .execute(db)
+    .await?;
+    Ok(())
+}
+
 /// The channel a run handed straight to a worker is announced on.
 pub const KICK_CHANNEL: &str = "callrecover_kick";
 

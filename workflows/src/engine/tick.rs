@@ -92,10 +92,6 @@ pub(crate) async fn dispatch(wf: &Workflows, input: &TickInput) -> Result<(), En
     }
 }
 
-/// How long a run handed over by NOTIFY is left alone while its tick waits
-/// on the model (several model calls, each with its own timeout, may be tried).
-pub(crate) const RESPOND_LEASE: Duration = Duration::from_secs(45);
-
 /// Rounds of transition-then-send a single tick may take before it yields.
 pub(crate) const MAX_ROUNDS: usize = 8;
 /// When a send is in flight elsewhere, look again after this long (or after one lease, if shorter).
