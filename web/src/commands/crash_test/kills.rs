@@ -1,9 +1,12 @@
 //! Killing workers and measuring recovery.
 //!
 //! At each kill we snapshot, in one statement, the work in flight: the ticks
-//! running (underway tasks `in_progress`, the dead worker's among them) and
-//! the outbound texts not yet delivered (`queued`, or `sending`: maybe at
-//! Twilio already). The kill has been recovered from once every one of those
+//! running (underway tasks `in_progress`, the dead worker's among them; and
+//! eager ticks: runs announced by NOTIFY and not yet moved on, each held by a
+//! live worker, by the dead one, or by no one yet) and the outbound texts not
+//! yet delivered (`queued`, or `sending`: maybe at Twilio already). An
+//! announced run counts as done once it has left `active` or been announced
+//! anew after the kill. The kill has been recovered from once every one of those
 //! ticks has finished (retaken by a live worker if its own died) and every
 //! one of those texts is delivered or finally failed. Recovery time is from
 //! the SIGKILL to that moment, polled every 100 ms: it includes the heartbeat
@@ -42,6 +45,9 @@ pub struct Kill {
 struct Outstanding {
     ticks: Vec<Uuid>,
     texts: Vec<Uuid>,
+    /// Runs announced for an eager tick, and the database's clock at the snapshot.
+    announced: Vec<Uuid>,
+    at: chrono::DateTime<chrono::Utc>,
 }
 
 /// Kills workers as planned (restarting each at once) while polling
@@ -95,7 +101,7 @@ async fn kill_one(
         at: instant.duration_since(started),
         instant,
         worker,
-        ticks_running: o.ticks.len(),
+        ticks_running: o.ticks.len() + o.announced.len(),
         runs_due,
         texts_pending: o.texts.len(),
         texts_maybe_sent: maybe_sent,
@@ -120,18 +126,21 @@ async fn snapshot(pool: &PgPool) -> sqlx::Result<(Outstanding, usize, usize)> {
 
 /// One statement, so one consistent snapshot: (in flight, runs due, texts maybe sent).
 async fn outstanding(pool: &PgPool) -> sqlx::Result<(Outstanding, usize, usize)> {
-    let (ticks, texts, runs_due, maybe_sent): (Vec<Uuid>, Vec<Uuid>, i64, i64) = sqlx::query_as(
+    type Row = (Vec<Uuid>, Vec<Uuid>, Vec<Uuid>, chrono::DateTime<chrono::Utc>, i64, i64);
+    let (ticks, texts, announced, at, runs_due, maybe_sent): Row = sqlx::query_as(
         "SELECT ARRAY(SELECT id FROM underway.task WHERE task_queue_name = $1 AND state = 'in_progress'),
                 ARRAY(SELECT id FROM messages WHERE direction = 'outbound' AND status IN ('queued', 'sending')),
+                ARRAY(SELECT id FROM workflow_runs WHERE status = 'active' AND kicked_at IS NOT NULL),
+                now(),
                 (SELECT count(*) FROM workflow_runs
-                 WHERE status = 'active' OR (status = 'waiting' AND wake_at <= now())),
+                 WHERE (status = 'active' AND kicked_at IS NULL) OR (status = 'waiting' AND wake_at <= now())),
                 (SELECT count(*) FROM messages WHERE direction = 'outbound' AND status = 'sending')",
     )
     .bind(workflows::engine::QUEUE)
     .fetch_one(pool)
     .await?;
     let count = |n: i64| usize::try_from(n).unwrap_or(0);
-    Ok((Outstanding { ticks, texts }, count(runs_due), count(maybe_sent)))
+    Ok((Outstanding { ticks, texts, announced, at }, count(runs_due), count(maybe_sent)))
 }
 
 /// How much of the snapshot's work is still not done: ticks not finished
@@ -140,11 +149,15 @@ async fn remaining(pool: &PgPool, o: &Outstanding) -> sqlx::Result<i64> {
     sqlx::query_scalar(
         "SELECT (SELECT count(*) FROM underway.task WHERE task_queue_name = $1 AND id = ANY($2)
                    AND state IN ('pending', 'in_progress'))
-              + (SELECT count(*) FROM messages WHERE id = ANY($3) AND status IN ('queued', 'sending'))",
+              + (SELECT count(*) FROM messages WHERE id = ANY($3) AND status IN ('queued', 'sending'))
+              + (SELECT count(*) FROM workflow_runs WHERE id = ANY($4) AND status = 'active'
+                   AND (kicked_at IS NULL OR kicked_at <= $5))",
     )
     .bind(workflows::engine::QUEUE)
     .bind(&o.ticks)
     .bind(&o.texts)
+    .bind(&o.announced)
+    .bind(o.at)
     .fetch_one(pool)
     .await
 }
