@@ -99,11 +99,12 @@ async fn transact(
         follow_ups: wf.0.cfg.follow_ups,
     };
     let mut respond_turn = None;
+    // The round's history, written in one statement before it commits.
+    let mut notes = Vec::new();
     while let Some(event) = queue.pop_front() {
         let d = step(&state, &event, &ctx);
         if d.state != state || !d.commands.is_empty() {
-            let detail = serde_json::json!({"from": state.name(), "to": d.state.name()});
-            runs::record_event(&mut *tx, run.business_id, run.id, d.note, detail).await?;
+            notes.push((d.note, serde_json::json!({"from": state.name(), "to": d.state.name()})));
         }
         for cmd in &d.commands {
             if let Command::Respond { turn } = cmd {
@@ -119,6 +120,7 @@ async fn transact(
         }
         state = d.state;
     }
+    runs::record_events(&mut *tx, run.business_id, run.id, &notes).await?;
     if let Some(turn) = respond_turn {
         let ctx = respond::load(&mut tx, business, &state).await?;
         runs::save_state(&mut tx, run.id, &state, conversation_id, wf.lease()).await?;

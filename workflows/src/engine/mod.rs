@@ -150,14 +150,7 @@ impl Workflows {
         called_at: DateTime<Utc>,
     ) -> Result<Option<RunId>, EngineError> {
         let state = State::Start { call_id: Some(call_id), caller: caller.clone(), called_at };
-        let key = format!("call:{call_sid}");
-        let Some((run_id, token)) = runs::insert_run(&mut *conn, business_id, CONVERSATION, &key, &state).await? else {
-            return Ok(None);
-        };
-        runs::record_event(&mut *conn, business_id, run_id, "started", serde_json::json!({"by": "missed_call"}))
-            .await?;
-        self.tick_now(conn, run_id, token).await?;
-        Ok(Some(run_id))
+        self.start(conn, business_id, &format!("call:{call_sid}"), &state, "missed_call").await
     }
 
     /// Starts a conversation for a first text from a number with no open one.
@@ -203,11 +196,16 @@ impl Workflows {
         state: &State,
         by: &str,
     ) -> Result<Option<RunId>, EngineError> {
-        let Some((run_id, token)) = runs::insert_run(&mut *conn, business_id, CONVERSATION, key, state).await? else {
+        let started = serde_json::json!({ "by": by });
+        let kick = self.0.cfg.eager_lease;
+        let Some((run_id, token)) =
+            runs::start_run(&mut *conn, business_id, CONVERSATION, key, state, started, kick).await?
+        else {
             return Ok(None);
         };
-        runs::record_event(&mut *conn, business_id, run_id, "started", serde_json::json!({ "by": by })).await?;
-        self.tick_now(conn, run_id, token).await?;
+        if kick.is_none() {
+            self.enqueue_tick(conn, run_id, token, Duration::ZERO).await?;
+        }
         Ok(Some(run_id))
     }
 
