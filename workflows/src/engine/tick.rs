@@ -75,8 +75,9 @@ impl Task for TickTask {
 }
 
 /// Runs the driver of the run's kind. Each driver locks the run itself, so
-/// the kind is read without a lock (it never changes). The tick's input stays
-/// `{run_id, token}`: ticks queued before a kind existed still run.
+/// the kind is read without a lock (it never changes), unless the input
+/// carries it. `claim` and `kind` are optional: ticks queued as `{run_id,
+/// token}` before either existed still run.
 pub(crate) async fn dispatch(wf: &Workflows, input: &TickInput) -> Result<(), EngineError> {
     let kind = match &input.kind {
         Some(k) => k.clone(),
