@@ -16,6 +16,23 @@ pub async fn is_opted_out(db: impl PgExecutor<'_>, business_id: BusinessId, phon
     .await
 }
 
+/// Both of a tick's questions about a number in one round trip: opted out
+/// (of this business or of all), and known unreachable for this business.
+pub async fn reachability(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    phone: &PhoneNumber,
+) -> sqlx::Result<(bool, bool)> {
+    sqlx::query_as(
+        "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = $2 AND (business_id = $1 OR business_id IS NULL)),
+                EXISTS (SELECT 1 FROM unreachable_numbers WHERE business_id = $1 AND phone = $2)",
+    )
+    .bind(business_id)
+    .bind(phone)
+    .fetch_one(db)
+    .await
+}
+
 pub async fn add_opt_out(
     db: impl PgExecutor<'_>,
     business_id: BusinessId,
@@ -32,18 +49,6 @@ pub async fn add_opt_out(
     .execute(db)
     .await?;
     Ok(())
-}
-
-pub async fn is_unreachable(
-    db: impl PgExecutor<'_>,
-    business_id: BusinessId,
-    phone: &PhoneNumber,
-) -> sqlx::Result<bool> {
-    sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM unreachable_numbers WHERE business_id = $1 AND phone = $2)")
-        .bind(business_id)
-        .bind(phone)
-        .fetch_one(db)
-        .await
 }
 
 pub async fn mark_unreachable(
@@ -74,4 +79,27 @@ pub async fn remove_opt_out(db: impl PgExecutor<'_>, business_id: BusinessId, ph
         .execute(db)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use sqlx::PgPool;
+
+    use super::*;
+    use crate::test_db;
+
+    #[sqlx::test(migrations = false)]
+    async fn reachability_answers_both_questions_for_this_business(pool: PgPool) {
+        test_db::migrated(&pool).await;
+        let b = test_db::business(&pool, "America/Chicago").await;
+        let other = test_db::business_numbered(&pool, "+15125550177").await;
+        let phone = PhoneNumber::parse("+15125550123").unwrap();
+        assert_eq!(reachability(&pool, b.id, &phone).await.unwrap(), (false, false));
+        mark_unreachable(&pool, b.id, &phone, 21614, "not a mobile").await.unwrap();
+        assert_eq!(reachability(&pool, b.id, &phone).await.unwrap(), (false, true));
+        assert_eq!(reachability(&pool, other.id, &phone).await.unwrap(), (false, false), "per business");
+        add_opt_out(&pool, other.id, &phone, "stop").await.unwrap();
+        assert_eq!(reachability(&pool, other.id, &phone).await.unwrap(), (true, false));
+        assert_eq!(reachability(&pool, b.id, &phone).await.unwrap(), (false, true), "another's opt-out");
+    }
 }

@@ -155,11 +155,8 @@ async fn observe(
     }
     match state {
         State::Start { caller, .. } | State::Waiting { caller, .. } | State::Replying { caller, .. } => {
-            let facts = WakeFacts {
-                business_active: business.is_active(),
-                opted_out: opt_outs::is_opted_out(&mut *conn, business.id, caller).await?,
-                unreachable: opt_outs::is_unreachable(&mut *conn, business.id, caller).await?,
-            };
+            let (opted_out, unreachable) = opt_outs::reachability(&mut *conn, business.id, caller).await?;
+            let facts = WakeFacts { business_active: business.is_active(), opted_out, unreachable };
             events.push_back(Event::Wake(facts));
         }
         State::Greeting { .. } => {

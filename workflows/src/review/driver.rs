@@ -95,12 +95,9 @@ async fn advance(
             .await?;
         return Ok(State::Done { outcome: Outcome::Cancelled });
     };
-    let facts = Facts {
-        business_active: business.is_active(),
-        opted_out: opt_outs::is_opted_out(&mut *conn, business.id, &request.phone).await?,
-        unreachable: opt_outs::is_unreachable(&mut *conn, business.id, &request.phone).await?,
-        clicked: request.clicked_at.is_some(),
-    };
+    let (opted_out, unreachable) = opt_outs::reachability(&mut *conn, business.id, &request.phone).await?;
+    let facts =
+        Facts { business_active: business.is_active(), opted_out, unreachable, clicked: request.clicked_at.is_some() };
     let zone = conversations::lead_zone(&mut *conn, business.id, request.lead_id).await?;
     let ctx =
         Ctx { now: Utc::now(), tz: zone.unwrap_or(business.timezone).tz(), reminder_delay: wf.0.cfg.review_delays[1] };
