@@ -85,9 +85,9 @@ pub async fn connect(settings: &Settings) -> anyhow::Result<PgPool> {
 pub fn without_tls_on_loopback(opts: PgConnectOptions, url: &str, env_mode: bool) -> PgConnectOptions {
     let explicit = env_mode || url.contains("sslmode=");
     let host = opts.get_host();
-    let loopback = matches!(host, "localhost" | "::1" | "[::1]")
-        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback())
-        || host.starts_with('/');
+    let loopback = opts.get_socket().is_some()
+        || matches!(host, "localhost" | "::1" | "[::1]")
+        || host.parse::<std::net::IpAddr>().is_ok_and(|ip| ip.is_loopback());
     if explicit || !loopback {
         return opts;
     }
@@ -233,6 +233,10 @@ mod tests {
         assert!(matches!(mode("postgres://postgres@127.0.0.1:5432/db", false), PgSslMode::Disable));
         assert!(matches!(mode("postgres://postgres@localhost/db", false), PgSslMode::Disable));
         assert!(matches!(mode("postgres://postgres@[::1]:5432/db", false), PgSslMode::Disable));
+        assert!(matches!(
+            mode("postgres://postgres@db.example.com/db?host=/run/postgresql", false),
+            PgSslMode::Disable
+        ));
         assert!(matches!(mode("postgres://postgres@127.0.0.1/db?sslmode=require", false), PgSslMode::Require));
         assert!(matches!(mode("postgres://postgres@127.0.0.1/db", true), PgSslMode::Prefer));
         assert!(matches!(mode("postgres://postgres@db.example.com/db", false), PgSslMode::Prefer));

@@ -46,13 +46,13 @@ impl Workflows {
         if inserted.is_none() {
             return Ok(false);
         }
-        self.rearm(conn, run_id, "active").await?;
+        self.rearm(conn, run_id).await?;
         Ok(true)
     }
 
     /// Operator: wake a run now (retry after an error, or skip a wait).
     pub async fn wake(&self, conn: &mut PgConnection, run_id: RunId) -> Result<bool, EngineError> {
-        self.rearm(conn, run_id, "active").await
+        self.rearm(conn, run_id).await
     }
 
     /// Operator: cancel a run. Its pending ticks find no token and do nothing.
@@ -77,17 +77,16 @@ impl Workflows {
     }
 
     /// New token, due now, immediate tick: all in the caller's transaction.
-    async fn rearm(&self, conn: &mut PgConnection, run_id: RunId, status: &str) -> Result<bool, EngineError> {
+    async fn rearm(&self, conn: &mut PgConnection, run_id: RunId) -> Result<bool, EngineError> {
         let token = Uuid::new_v4();
         if let Some(lease) = self.0.cfg.eager_lease {
-            return Ok(runs::kick(conn, run_id, token, status, lease).await?);
+            return Ok(runs::kick(conn, run_id, token, lease).await?);
         }
         let r = sqlx::query(
-            "UPDATE workflow_runs SET status = $2, wake_token = $3, wake_at = now()
+            "UPDATE workflow_runs SET status = 'active', wake_token = $2, wake_at = now()
              WHERE id = $1 AND status IN ('active', 'waiting', 'human', 'failed')",
         )
         .bind(run_id)
-        .bind(status)
         .bind(token)
         .execute(&mut *conn)
         .await?;

@@ -197,38 +197,39 @@ impl Workflows {
         by: &str,
     ) -> Result<Option<RunId>, EngineError> {
         let started = serde_json::json!({ "by": by });
-        let kick = self.0.cfg.eager_lease;
-        let Some((run_id, token)) =
-            runs::start_run(&mut *conn, business_id, CONVERSATION, key, state, started, kick).await?
+        let created = self.create_run(conn, business_id, CONVERSATION, key, state, started, true).await?;
+        Ok(created.map(|(run_id, _)| run_id))
+    }
+
+    /// Creates a run of `kind` unless one with `(kind, key)` exists, with its
+    /// `started` event, in the caller's transaction. A run `due_now` is ticked
+    /// at once: handed to a worker by NOTIFY when eager ticks are on, else
+    /// queued in underway. Returns the new run's id and token.
+    #[allow(clippy::too_many_arguments)]
+    pub(crate) async fn create_run(
+        &self,
+        conn: &mut PgConnection,
+        business_id: BusinessId,
+        kind: &str,
+        key: &str,
+        state: &impl serde::Serialize,
+        started: serde_json::Value,
+        due_now: bool,
+    ) -> Result<Option<(RunId, Uuid)>, EngineError> {
+        let kick = self.0.cfg.eager_lease.filter(|_| due_now);
+        let Some((run_id, token)) = runs::start_run(&mut *conn, business_id, kind, key, state, started, kick).await?
         else {
             return Ok(None);
         };
-        if kick.is_none() {
+        if due_now && kick.is_none() {
             self.enqueue_tick(conn, run_id, token, Duration::ZERO).await?;
         }
-        Ok(Some(run_id))
+        Ok(Some((run_id, token)))
     }
 
     /// The lease of a run handed over by NOTIFY.
     pub(crate) fn lease(&self) -> Duration {
         self.0.cfg.eager_lease.unwrap_or(eager::DEFAULT_LEASE)
-    }
-
-    /// Has the run ticked at once, in the caller's transaction: handed to a
-    /// worker by NOTIFY when eager ticks are on, else through underway's queue.
-    pub(crate) async fn tick_now(
-        &self,
-        conn: &mut PgConnection,
-        run_id: RunId,
-        token: Uuid,
-    ) -> Result<(), EngineError> {
-        match self.0.cfg.eager_lease {
-            Some(lease) => {
-                runs::kick(conn, run_id, token, "active", lease).await?;
-                Ok(())
-            }
-            None => self.enqueue_tick(conn, run_id, token, Duration::ZERO).await,
-        }
     }
 
     /// Enqueues a tick in the caller's transaction (low level: a tick whose

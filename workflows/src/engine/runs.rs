@@ -32,31 +32,6 @@ impl RunRow {
     }
 }
 
-/// Creates a run unless one with this `(kind, subject_key)` exists. Returns the
-/// new run's id and its first token, or None for a duplicate start.
-pub async fn insert_run(
-    db: impl PgExecutor<'_>,
-    business_id: BusinessId,
-    kind: &str,
-    subject_key: &str,
-    state: &impl Serialize,
-) -> sqlx::Result<Option<(RunId, Uuid)>> {
-    let token = Uuid::new_v4();
-    let id: Option<RunId> = sqlx::query_scalar(
-        "INSERT INTO workflow_runs (business_id, kind, subject_key, state, wake_token, wake_at)
-         VALUES ($1, $2, $3, $4, $5, now())
-         ON CONFLICT (kind, subject_key) DO NOTHING RETURNING id",
-    )
-    .bind(business_id)
-    .bind(kind)
-    .bind(subject_key)
-    .bind(Json(state))
-    .bind(token)
-    .fetch_optional(db)
-    .await?;
-    Ok(id.map(|id| (id, token)))
-}
-
 /// Starts a run in one statement, unless one with this `(kind, subject_key)`
 /// exists: the row, its `started` event, and with `kick` the hand-over to a
 /// worker (`kicked_at`, the lease, and the NOTIFY of [`kick`]). Without
@@ -194,24 +169,17 @@ pub const KICK_CHANNEL: &str = "callrecover_kick";
 /// transaction: a new token, `kicked_at`, a lease of `lease` in `wake_at`, and
 /// a NOTIFY (sent by PostgreSQL only if the transaction commits) carrying the
 /// run, its kind, its token and the lease as the claim. False if the run has ended.
-pub async fn kick(
-    conn: &mut PgConnection,
-    id: RunId,
-    token: Uuid,
-    status: &str,
-    lease: std::time::Duration,
-) -> sqlx::Result<bool> {
+pub async fn kick(conn: &mut PgConnection, id: RunId, token: Uuid, lease: std::time::Duration) -> sqlx::Result<bool> {
     let n: i64 = sqlx::query_scalar(
         "WITH r AS (
-             UPDATE workflow_runs SET status = $2, wake_token = $3, kicked_at = now(),
-                    wake_at = now() + make_interval(secs => $4)
+             UPDATE workflow_runs SET status = 'active', wake_token = $2, kicked_at = now(),
+                    wake_at = now() + make_interval(secs => $3)
              WHERE id = $1 AND status IN ('active', 'waiting', 'human', 'failed')
              RETURNING id, kind, wake_token, wake_at)
-         SELECT count(*) FROM r, pg_notify($5,
+         SELECT count(*) FROM r, pg_notify($4,
              json_build_object('run_id', r.id, 'token', r.wake_token, 'claim', r.wake_at, 'kind', r.kind)::text)",
     )
     .bind(id)
-    .bind(status)
     .bind(token)
     .bind(lease.as_secs_f64())
     .bind(KICK_CHANNEL)

@@ -73,18 +73,17 @@ impl Workflows {
         let id = ReviewRequestId::new();
         let state = State::Scheduled { review_request_id: id, lead_id, completed_at: now, due_at };
         let key = format!("review:{lead_id}:{id}");
-        let (run_id, token) = runs::insert_run(&mut *conn, business_id, REVIEW_REQUEST, &key, &state)
+        let detail = serde_json::json!({"by": "job_completed", "appointment_id": appointment_id, "send_at": due_at});
+        let due_now = due_at <= now;
+        let (run_id, token) = self
+            .create_run(&mut *conn, business_id, REVIEW_REQUEST, &key, &state, detail, due_now)
             .await?
             .ok_or(sqlx::Error::RowNotFound)?;
         let url = reviews::google_review_url(&place);
         let row =
             NewReviewRequest { id, business_id, lead_id, run_id, appointment_id, phone: &lead.phone, review_url: &url };
         reviews::insert_review_request(&mut *conn, &row).await?;
-        let detail = serde_json::json!({"by": "job_completed", "appointment_id": appointment_id, "send_at": due_at});
-        runs::record_event(&mut *conn, business_id, run_id, "started", detail).await?;
-        if due_at <= now {
-            self.tick_now(conn, run_id, token).await?;
-        } else {
+        if !due_now {
             // Asleep until the request is due: the timer sweeper wakes it, no queue task waits 2 h.
             let save = Save {
                 state: &state,
