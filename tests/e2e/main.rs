@@ -8,6 +8,7 @@ mod booking;
 mod calendar;
 mod cli;
 mod conversation;
+mod crash_check;
 mod durability;
 mod eager;
 mod eval;

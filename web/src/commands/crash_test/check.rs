@@ -34,18 +34,26 @@ pub struct Findings {
     pub repeated_webhooks: usize,
 }
 
-/// Waits until no run is due, no text is pending and no tick is queued;
-/// false if that did not happen within `timeout`.
+/// A run waking within this long is still at work, not asleep: a tick that
+/// found a text in flight elsewhere looks again after the send lease (3 s
+/// here) or at most `IN_FLIGHT_RECHECK` (5 s); with follow-ups off every real
+/// timer is far away.
+const SOON_S: f64 = 30.0;
+
+/// Waits until no run is due or about to wake, no text is pending and no tick
+/// is queued; false if that did not happen within `timeout`.
 pub async fn settle(pool: &PgPool, timeout: Duration) -> sqlx::Result<bool> {
     let deadline = Instant::now() + timeout;
     loop {
         let busy: i64 = sqlx::query_scalar(
-            "SELECT (SELECT count(*) FROM workflow_runs WHERE status = 'active' OR (status = 'waiting' AND wake_at <= now()))
+            "SELECT (SELECT count(*) FROM workflow_runs WHERE status = 'active'
+                       OR (status = 'waiting' AND wake_at <= now() + make_interval(secs => $2)))
                   + (SELECT count(*) FROM messages WHERE direction = 'outbound' AND status IN ('queued', 'sending'))
                   + (SELECT count(*) FROM underway.task WHERE task_queue_name = $1
                        AND state IN ('pending', 'in_progress'))",
         )
         .bind(workflows::engine::QUEUE)
+        .bind(SOON_S)
         .fetch_one(pool)
         .await?;
         if busy == 0 {

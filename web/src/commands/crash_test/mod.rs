@@ -8,7 +8,7 @@
 //! that every caller got exactly one text-back, every reply exactly one
 //! answer, and that no run is stuck. Its last line is one JSON object.
 
-mod check;
+pub mod check;
 mod fleet;
 mod kills;
 mod plan;
