@@ -138,6 +138,34 @@ async fn a_booking_racing_an_uncommitted_one_for_the_slot_gets_slot_taken(pool: 
     assert_eq!(n, 1);
 }
 
+/// A deadlock in the exclusion check, made on purpose: the first transaction
+/// books 15:00–16:00 and keeps its transaction open; the racer's 15:30 waits
+/// for it; then the first books 16:00–17:00, which overlaps the racer's
+/// uncommitted row, and waits for the racer. PostgreSQL aborts one of them
+/// after `deadlock_timeout`; the aborted one tries again and both end sound.
+#[sqlx::test(migrations = false)]
+async fn a_booking_aborted_to_break_a_deadlock_tries_again(pool: PgPool) {
+    let (b, lead) = setup(&pool).await;
+    let slot = at("2026-12-08T15:00:00Z");
+    let mut first = pool.begin().await.unwrap();
+    created(appointments::book(&mut first, &appt(b.id, lead, slot, 60)).await.unwrap());
+    let racer = {
+        let pool = pool.clone();
+        tokio::spawn(async move {
+            let mut conn = pool.acquire().await.unwrap();
+            appointments::book(&mut conn, &appt(b.id, lead, slot + Duration::minutes(30), 60)).await
+        })
+    };
+    wait_for_a_lock_waiter(&pool).await;
+    let second = appointments::book(&mut first, &appt(b.id, lead, slot + Duration::hours(1), 60)).await;
+    first.commit().await.unwrap();
+    let racer = racer.await.unwrap();
+    assert!(matches!(second, Ok(Booked::Created(_))), "{second:?}");
+    assert!(matches!(racer, Ok(Booked::SlotTaken)), "{racer:?}");
+    let n: i64 = sqlx::query_scalar("SELECT count(*) FROM appointments").fetch_one(&pool).await.unwrap();
+    assert_eq!(n, 2);
+}
+
 #[sqlx::test(migrations = false)]
 async fn many_concurrent_bookings_of_one_slot_make_exactly_one_appointment(pool: PgPool) {
     let (b, lead) = setup(&pool).await;

@@ -87,42 +87,59 @@ fn is_overlap(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some(EXCLUSION_VIOLATION))
 }
 
+/// Racing writers of overlapping times can deadlock in the exclusion check:
+/// each inserted its row, then waits for the other's transaction. PostgreSQL
+/// aborts one of them; that one tries again, and by then the other has
+/// committed (the retry sees the overlap) or rolled back (the slot is free).
+fn is_deadlock(e: &sqlx::Error) -> bool {
+    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("40P01"))
+}
+
+/// Tries after a deadlock; more racers than this on one slot are not a real case.
+const DEADLOCK_TRIES: u32 = 8;
+
 /// Books the time, or reports it taken. The insert runs in its own savepoint
 /// (`conn.begin()` nests when the caller has a transaction open), so a refused
 /// overlap rolls back only the insert: the caller's transaction stays usable
 /// and can go on to make a new offer. Outside a transaction it simply commits.
 /// Racing bookings of one slot wait for each other in the exclusion check;
-/// the second gets `SlotTaken` once the first commits.
+/// the second gets `SlotTaken` once the first commits (after a deadlock
+/// between racers, the one PostgreSQL aborted tries again).
 pub async fn book(conn: &mut PgConnection, new: &NewAppointment<'_>) -> sqlx::Result<Booked> {
-    let mut sp = conn.begin().await?;
     let sql = format!(
         "INSERT INTO appointments (business_id, lead_id, conversation_id, starts_at, duration_minutes, \
          service_type, address, notes, title, customer_name) \
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING {COLUMNS}"
     );
-    let inserted = sqlx::query_as(&sql)
-        .bind(new.business_id)
-        .bind(new.lead_id)
-        .bind(new.conversation_id)
-        .bind(new.starts_at)
-        .bind(new.duration_minutes)
-        .bind(new.service_type)
-        .bind(new.address)
-        .bind(new.notes)
-        .bind(new.title)
-        .bind(new.customer_name)
-        .fetch_one(&mut *sp)
-        .await;
-    match inserted {
-        Ok(a) => {
-            sp.commit().await?;
-            Ok(Booked::Created(a))
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let mut sp = conn.begin().await?;
+        let inserted = sqlx::query_as(&sql)
+            .bind(new.business_id)
+            .bind(new.lead_id)
+            .bind(new.conversation_id)
+            .bind(new.starts_at)
+            .bind(new.duration_minutes)
+            .bind(new.service_type)
+            .bind(new.address)
+            .bind(new.notes)
+            .bind(new.title)
+            .bind(new.customer_name)
+            .fetch_one(&mut *sp)
+            .await;
+        match inserted {
+            Ok(a) => {
+                sp.commit().await?;
+                return Ok(Booked::Created(a));
+            }
+            Err(e) if is_overlap(&e) => {
+                sp.rollback().await?;
+                return Ok(Booked::SlotTaken);
+            }
+            Err(e) if is_deadlock(&e) && tries < DEADLOCK_TRIES => sp.rollback().await?,
+            Err(e) => return Err(e),
         }
-        Err(e) if is_overlap(&e) => {
-            sp.rollback().await?;
-            Ok(Booked::SlotTaken)
-        }
-        Err(e) => Err(e),
     }
 }
 
@@ -134,28 +151,33 @@ pub async fn reschedule(
     starts_at: DateTime<Utc>,
     duration_minutes: i32,
 ) -> sqlx::Result<Moved> {
-    let mut sp = conn.begin().await?;
     let sql = format!(
         "UPDATE appointments SET starts_at = $3, duration_minutes = $4 \
          WHERE business_id = $1 AND id = $2 AND status <> 'cancelled' RETURNING {COLUMNS}"
     );
-    let updated: sqlx::Result<Option<Appointment>> = sqlx::query_as(&sql)
-        .bind(business_id)
-        .bind(id)
-        .bind(starts_at)
-        .bind(duration_minutes)
-        .fetch_optional(&mut *sp)
-        .await;
-    match updated {
-        Ok(found) => {
-            sp.commit().await?;
-            Ok(found.map_or(Moved::NotFound, Moved::Moved))
+    let mut tries = 0;
+    loop {
+        tries += 1;
+        let mut sp = conn.begin().await?;
+        let updated: sqlx::Result<Option<Appointment>> = sqlx::query_as(&sql)
+            .bind(business_id)
+            .bind(id)
+            .bind(starts_at)
+            .bind(duration_minutes)
+            .fetch_optional(&mut *sp)
+            .await;
+        match updated {
+            Ok(found) => {
+                sp.commit().await?;
+                return Ok(found.map_or(Moved::NotFound, Moved::Moved));
+            }
+            Err(e) if is_overlap(&e) => {
+                sp.rollback().await?;
+                return Ok(Moved::SlotTaken);
+            }
+            Err(e) if is_deadlock(&e) && tries < DEADLOCK_TRIES => sp.rollback().await?,
+            Err(e) => return Err(e),
         }
-        Err(e) if is_overlap(&e) => {
-            sp.rollback().await?;
-            Ok(Moved::SlotTaken)
-        }
-        Err(e) => Err(e),
     }
 }
 
