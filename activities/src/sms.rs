@@ -8,7 +8,8 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use crate::domain::{BusinessId, PhoneNumber};
-use crate::store::{messages, messages::Message, opt_outs};
+use crate::store::messages::{self, Claim, Message};
+use crate::store::opt_outs;
 use crate::twilio::{NewMessage, TwilioClient, TwilioError};
 
 /// Where texts go: Twilio, or the simulator that records them and sends nothing.
@@ -115,12 +116,14 @@ pub async fn deliver(
 ) -> Result<Delivery, DeliverError> {
     // The one text an opted-out number still gets is the confirmation of it (47 CFR 64.1200(a)(12)).
     let exempt = m.purpose.as_deref() == Some(OPT_OUT_CONFIRMATION);
-    if m.audience == "customer" && !exempt && opt_outs::is_opted_out(pool, m.business_id, &m.to_phone).await? {
-        messages::mark_failed(pool, m.id, "blocked", None, "recipient opted out").await?;
-        return Ok(Delivery::Blocked);
-    }
-    let Some(previous) = messages::claim_for_send(pool, m.id, policy.lease).await? else {
-        return Ok(Delivery::InFlight);
+    let opt_out_of = (m.audience == "customer" && !exempt).then_some((m.business_id, &m.to_phone));
+    let previous = match messages::claim_for_send(pool, m.id, policy.lease, opt_out_of).await? {
+        Claim::Claimed(previous) => previous,
+        Claim::Held => return Ok(Delivery::InFlight),
+        Claim::OptedOut => {
+            messages::mark_failed(pool, m.id, "blocked", None, "recipient opted out").await?;
+            return Ok(Delivery::Blocked);
+        }
     };
     if previous == "sending" {
         match transport.find_sent(m).await {

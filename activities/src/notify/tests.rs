@@ -138,8 +138,9 @@ async fn a_held_text_of_a_run_waits_for_that_run(pool: PgPool) {
     let mut n = note(&b, NotifyEvent::QualifiedLead, "alert_qualified:r", chicago("2036-12-01 22:30"));
     n.run_id = Some(run);
     send(&pool, &t, &n).await.unwrap();
-    assert!(messages::due_for_run(&pool, run).await.unwrap().is_empty(), "held: not due yet");
-    assert_eq!(messages::next_retry_for_run(&pool, run).await.unwrap(), Some(chicago("2036-12-02 07:00")));
+    let outbox = messages::outbox_of_run(&pool, run).await.unwrap();
+    assert!(outbox.due.is_empty(), "held: not due yet");
+    assert_eq!(outbox.next_retry, Some(chicago("2036-12-02 07:00")));
     let lease = std::time::Duration::from_secs(30);
     assert!(
         messages::due_without_run(&pool, lease, 10).await.unwrap().is_empty(),

@@ -89,6 +89,13 @@ pub async fn get_call(db: impl PgExecutor<'_>, business_id: BusinessId, id: Call
     sqlx::query_as(&sql).bind(business_id).bind(id).fetch_optional(db).await
 }
 
+/// The call of a Twilio callback, by the id our own TwiML put in its URL
+/// (the request's signature proves Twilio sent it; the business is the call's).
+pub async fn find_by_id(db: impl PgExecutor<'_>, id: CallId) -> sqlx::Result<Option<Call>> {
+    let sql = format!("SELECT {COLUMNS} FROM calls WHERE id = $1");
+    sqlx::query_as(&sql).bind(id).fetch_optional(db).await
+}
+
 pub async fn find_by_sid(db: impl PgExecutor<'_>, call_sid: &str) -> sqlx::Result<Option<Call>> {
     let sql = format!("SELECT {COLUMNS} FROM calls WHERE twilio_call_sid = $1");
     sqlx::query_as(&sql).bind(call_sid).fetch_optional(db).await

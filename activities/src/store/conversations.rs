@@ -40,7 +40,10 @@ pub struct LeadSummary {
     pub status: String,
 }
 
-/// Finds or creates the lead, then opens a conversation unless one is open.
+/// Finds or creates the lead (with `zone`, the caller's own time zone when
+/// known, unless the lead has one), then opens a conversation unless one is
+/// open; the common case, a new conversation, is one statement.
+#[allow(clippy::too_many_arguments)]
 pub async fn open_conversation(
     conn: &mut PgConnection,
     business_id: BusinessId,
@@ -48,30 +51,29 @@ pub async fn open_conversation(
     source: LeadSource,
     estimated_value: Decimal,
     call_id: Option<CallId>,
+    zone: Option<crate::domain::Zone>,
 ) -> sqlx::Result<Opened> {
-    let lead_id: LeadId = sqlx::query_scalar(
-        "INSERT INTO leads (business_id, phone, source, estimated_value)
-         VALUES ($1, $2, $3, $4)
-         ON CONFLICT (business_id, phone) DO UPDATE
-            SET status = CASE WHEN leads.status IN ('unresponsive', 'lost') THEN 'new' ELSE leads.status END
-         RETURNING id",
+    let (lead_id, created): (LeadId, Option<ConversationId>) = sqlx::query_as(
+        "WITH l AS (
+             INSERT INTO leads (business_id, phone, source, estimated_value, time_zone)
+             VALUES ($1, $2, $3, $4, $6)
+             ON CONFLICT (business_id, phone) DO UPDATE
+                SET status = CASE WHEN leads.status IN ('unresponsive', 'lost') THEN 'new' ELSE leads.status END,
+                    time_zone = COALESCE(leads.time_zone, EXCLUDED.time_zone)
+             RETURNING id),
+         c AS (
+             INSERT INTO conversations (business_id, lead_id, call_id) SELECT $1, id, $5 FROM l
+             ON CONFLICT (business_id, lead_id) WHERE status IN ('active', 'human_active', 'follow_up')
+             DO NOTHING RETURNING id)
+         SELECT l.id, (SELECT id FROM c) FROM l",
     )
     .bind(business_id)
     .bind(phone)
     .bind(source.as_str())
     .bind(estimated_value)
-    .fetch_one(&mut *conn)
-    .await?;
-
-    let created: Option<ConversationId> = sqlx::query_scalar(
-        "INSERT INTO conversations (business_id, lead_id, call_id) VALUES ($1, $2, $3)
-         ON CONFLICT (business_id, lead_id) WHERE status IN ('active', 'human_active', 'follow_up')
-         DO NOTHING RETURNING id",
-    )
-    .bind(business_id)
-    .bind(lead_id)
     .bind(call_id)
-    .fetch_optional(&mut *conn)
+    .bind(zone)
+    .fetch_one(&mut *conn)
     .await?;
     if let Some(conversation_id) = created {
         return Ok(Opened::Created { conversation_id, lead_id });
@@ -248,22 +250,6 @@ pub async fn flag_human(db: impl PgExecutor<'_>, business_id: BusinessId, id: Co
     sqlx::query("UPDATE conversations SET needs_human = true WHERE business_id = $1 AND id = $2")
         .bind(business_id)
         .bind(id)
-        .execute(db)
-        .await?;
-    Ok(())
-}
-
-/// Records the lead's time zone once (from the caller's state); a known one is kept.
-pub async fn set_lead_zone(
-    db: impl PgExecutor<'_>,
-    business_id: BusinessId,
-    id: LeadId,
-    zone: crate::domain::Zone,
-) -> sqlx::Result<()> {
-    sqlx::query("UPDATE leads SET time_zone = $3 WHERE business_id = $1 AND id = $2 AND time_zone IS NULL")
-        .bind(business_id)
-        .bind(id)
-        .bind(zone)
         .execute(db)
         .await?;
     Ok(())

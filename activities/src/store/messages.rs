@@ -149,13 +149,40 @@ async fn insert_outbound(db: impl PgExecutor<'_>, m: &OutboxRow<'_>, sender: &st
     .await
 }
 
-/// Undelivered outbox rows of a run that are due now.
-pub async fn due_for_run(db: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result<Vec<Message>> {
+/// A run's undelivered texts, as its tick sees them.
+#[derive(Debug, Default)]
+pub struct RunOutbox {
+    /// Due now, oldest first (a `sending` row with no retry scheduled is here
+    /// too: `deliver` finds out whether its sender still holds it).
+    pub due: Vec<Message>,
+    /// The earliest retry among the rows: now for a due `queued` row, a
+    /// scheduled time for one waiting to retry. A row `sending` with no retry
+    /// scheduled is in a sender's hands (maybe a dead one's, until its lease
+    /// runs out) and sets no time: the tick that met it rechecks later on its
+    /// own timer instead of spinning.
+    pub next_retry: Option<DateTime<Utc>>,
+}
+
+#[derive(FromRow)]
+struct PendingRow {
+    #[sqlx(flatten)]
+    message: Message,
+    due: bool,
+    retry_at: Option<DateTime<Utc>>,
+}
+
+/// Both of a tick's questions about its run's outbox, in one statement.
+pub async fn outbox_of_run(db: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result<RunOutbox> {
     let sql = format!(
-        "SELECT {COLUMNS} FROM messages WHERE run_id = $1 AND status IN ('queued', 'sending')
-           AND (next_attempt_at IS NULL OR next_attempt_at <= now()) ORDER BY created_at, id"
+        "SELECT {COLUMNS}, (next_attempt_at IS NULL OR next_attempt_at <= now()) AS due,
+                CASE WHEN status = 'queued' OR next_attempt_at IS NOT NULL
+                     THEN COALESCE(next_attempt_at, now()) END AS retry_at
+         FROM messages WHERE run_id = $1 AND status IN ('queued', 'sending') ORDER BY created_at, id"
     );
-    sqlx::query_as(&sql).bind(run_id).fetch_all(db).await
+    let rows: Vec<PendingRow> = sqlx::query_as(&sql).bind(run_id).fetch_all(db).await?;
+    let next_retry = rows.iter().filter_map(|r| r.retry_at).min();
+    let due = rows.into_iter().filter(|r| r.due).map(|r| r.message).collect();
+    Ok(RunOutbox { due, next_retry })
 }
 
 /// Undelivered outbound rows that belong to no run and are due: what the
@@ -178,51 +205,61 @@ pub async fn due_without_run(
     sqlx::query_as(&sql).bind(lease_ms).bind(limit).fetch_all(db).await
 }
 
-/// The earliest retry time among a run's undelivered rows. A row `sending`
-/// with no retry scheduled is in a sender's hands (maybe a dead one's, until
-/// its lease runs out): it is not due now, and the tick that met it rechecks
-/// later on its own timer instead of spinning.
-pub async fn next_retry_for_run(db: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result<Option<DateTime<Utc>>> {
-    sqlx::query_scalar(
-        "SELECT min(COALESCE(next_attempt_at, now())) FROM messages
-         WHERE run_id = $1 AND (status = 'queued' OR (status = 'sending' AND next_attempt_at IS NOT NULL))",
-    )
-    .bind(run_id)
-    .fetch_one(db)
-    .await
-}
-
 pub async fn by_purpose(db: impl PgExecutor<'_>, run_id: RunId, purpose: &str) -> sqlx::Result<Option<Message>> {
     let sql = format!("SELECT {COLUMNS} FROM messages WHERE run_id = $1 AND purpose = $2");
     sqlx::query_as(&sql).bind(run_id).bind(purpose).fetch_optional(db).await
 }
 
+/// What [`claim_for_send`] found.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Claim {
+    /// This worker may send; the status the row had (`sending`: a dead
+    /// sender's attempt that may have reached the provider).
+    Claimed(String),
+    /// Another worker holds the row (or it is no longer pending).
+    Held,
+    /// The recipient opted out; nothing was claimed.
+    OptedOut,
+}
+
 /// Claims a row for one send attempt and commits the evidence that a send may
 /// happen, before the provider call. A `sending` row is claimable only when a
 /// retry was scheduled or its last attempt is older than `lease` (its sender
-/// died): two workers never send the same row at once. Returns the status the
-/// row had, or None if another worker holds it.
+/// died): two workers never send the same row at once. With `opt_out_of`
+/// (the row's business and recipient) the same statement first asks whether
+/// that number opted out, and claims nothing if it did.
 pub async fn claim_for_send(
     db: impl PgExecutor<'_>,
     id: MessageId,
     lease: std::time::Duration,
-) -> sqlx::Result<Option<String>> {
+    opt_out_of: Option<(BusinessId, &PhoneNumber)>,
+) -> sqlx::Result<Claim> {
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
-    sqlx::query_scalar(
-        "WITH prev AS (SELECT id, status FROM messages WHERE id = $1 FOR UPDATE)
-         UPDATE messages m SET status = 'sending', attempts = m.attempts + 1, last_attempt_at = now(),
-                next_attempt_at = NULL
-         FROM prev
-         WHERE m.id = prev.id
-           AND (prev.status = 'queued'
-                OR (prev.status = 'sending' AND (m.next_attempt_at IS NOT NULL
-                    OR m.last_attempt_at < now() - make_interval(secs => $2::float8 / 1000))))
-         RETURNING prev.status",
+    let (opted_out, previous): (bool, Option<String>) = sqlx::query_as(
+        "WITH o AS (SELECT $3::uuid IS NOT NULL AND EXISTS (
+                        SELECT 1 FROM opt_outs WHERE phone = $4 AND (business_id = $3 OR business_id IS NULL)) AS opted),
+              prev AS (SELECT id, status FROM messages WHERE id = $1 FOR UPDATE),
+              u AS (UPDATE messages m SET status = 'sending', attempts = m.attempts + 1, last_attempt_at = now(),
+                           next_attempt_at = NULL
+                    FROM prev, o
+                    WHERE m.id = prev.id AND NOT o.opted
+                      AND (prev.status = 'queued'
+                           OR (prev.status = 'sending' AND (m.next_attempt_at IS NOT NULL
+                               OR m.last_attempt_at < now() - make_interval(secs => $2::float8 / 1000))))
+                    RETURNING prev.status)
+         SELECT (SELECT opted FROM o), (SELECT status FROM u)",
     )
     .bind(id)
     .bind(lease_ms)
-    .fetch_optional(db)
-    .await
+    .bind(opt_out_of.map(|(b, _)| b))
+    .bind(opt_out_of.map(|(_, p)| p))
+    .fetch_one(db)
+    .await?;
+    Ok(match (opted_out, previous) {
+        (true, _) => Claim::OptedOut,
+        (false, Some(status)) => Claim::Claimed(status),
+        (false, None) => Claim::Held,
+    })
 }
 
 pub async fn mark_sent(db: impl PgExecutor<'_>, id: MessageId, sid: &str) -> sqlx::Result<()> {
@@ -421,3 +458,7 @@ pub async fn last_alerted_conversation(
     .fetch_optional(db)
     .await
 }
+
+#[cfg(test)]
+#[path = "messages_claim_tests.rs"]
+mod claim_tests;

@@ -200,21 +200,15 @@ async fn find_or_record_call(
 ) -> AppResult<Option<(Business, Call)>> {
     let call_sid = req.require("CallSid")?;
     let mut call = match id {
-        Some(id) => {
-            sqlx::query_scalar::<_, activities::domain::BusinessId>("SELECT business_id FROM calls WHERE id = $1")
-                .bind(id)
-                .fetch_optional(&mut *tx)
-                .await?
-                .map(|b| (b, id))
-        }
+        Some(id) => calls::find_by_id(&mut *tx, id).await?,
         None => None,
     };
     if call.is_none() {
-        call = calls::find_by_sid(&mut *tx, call_sid).await?.map(|c| (c.business_id, c.id));
+        call = calls::find_by_sid(&mut *tx, call_sid).await?;
     }
-    if let Some((business_id, call_id)) = call {
-        let business = businesses::get_business(&mut *tx, business_id).await?.ok_or(AppError::NotFound("business"))?;
-        let call = calls::get_call(&mut *tx, business_id, call_id).await?.ok_or(AppError::NotFound("call"))?;
+    if let Some(call) = call {
+        let business =
+            businesses::get_business(&mut *tx, call.business_id).await?.ok_or(AppError::NotFound("business"))?;
         return Ok(Some((business, call)));
     }
     let (Ok(to), Ok(caller)) = (req.phone("To"), req.phone("From")) else {

@@ -127,15 +127,16 @@ async fn transact(
         tx.commit().await?;
         return Ok(Round::Respond { turn, ctx: Box::new(ctx) });
     }
-    let due = messages::due_for_run(&mut *tx, run.id).await?;
-    if due.is_empty() || force_wake.is_some() {
-        schedule(wf, &mut tx, &run, &state, conversation_id, force_wake).await?;
+    let outbox = messages::outbox_of_run(&mut *tx, run.id).await?;
+    if outbox.due.is_empty() || force_wake.is_some() {
+        let wake = Wake { force: force_wake, retry: outbox.next_retry };
+        schedule(wf, &mut tx, &run, &state, conversation_id, wake).await?;
         tx.commit().await?;
         return Ok(Round::Finished);
     }
     runs::save_state(&mut tx, run.id, &state, conversation_id, wf.lease()).await?;
     tx.commit().await?;
-    let in_flight = drive::deliver_due(wf, input, &due).await?;
+    let in_flight = drive::deliver_due(wf, input, &outbox.due).await?;
     Ok(Round::Delivered { in_flight })
 }
 
@@ -226,6 +227,12 @@ fn final_result(status: &str, code: Option<i32>) -> Option<DeliveryResult> {
     }
 }
 
+/// What besides the state's own timer may wake the run.
+struct Wake {
+    force: Option<Duration>,
+    retry: Option<chrono::DateTime<Utc>>,
+}
+
 /// Ends the run, or sets its next wake-up (engine-level; the conversation
 /// only says what "nothing to wait for" means in each state).
 async fn schedule(
@@ -234,14 +241,21 @@ async fn schedule(
     run: &RunRow,
     state: &State,
     conversation_id: Option<activities::domain::ConversationId>,
-    force_wake: Option<Duration>,
+    wake: Wake,
 ) -> Result<(), EngineError> {
     let idle_status = match state {
         State::Done { .. } => "completed",
         State::Human { .. } => "human",
         _ => "failed",
     };
-    let next =
-        Next { state, state_name: state.name(), timer: state.wake_at(), idle_status, conversation_id, force_wake };
+    let next = Next {
+        state,
+        state_name: state.name(),
+        timer: state.wake_at(),
+        idle_status,
+        conversation_id,
+        force_wake: wake.force,
+        retry: wake.retry,
+    };
     drive::schedule(wf, conn, run, &next).await
 }

@@ -167,16 +167,14 @@ async fn open(
         return Ok(None);
     };
     let source = if call_id.is_some() { LeadSource::MissedCall } else { LeadSource::Manual };
-    let opened =
-        conversations::open_conversation(conn, business.id, caller, source, business.avg_job_value, *call_id).await?;
+    let state_code = conversations::caller_state(&mut *conn, business.id, caller, *call_id).await?;
+    let zone = state_code.as_deref().and_then(activities::domain::us_state::zone_of_state);
+    let value = business.avg_job_value;
+    let opened = conversations::open_conversation(conn, business.id, caller, source, value, *call_id, zone).await?;
     let (conversation_id, lead_id, created) = match opened {
         Opened::Created { conversation_id, lead_id } => (conversation_id, lead_id, true),
         Opened::Joined { conversation_id, lead_id } => (conversation_id, lead_id, false),
     };
-    let state_code = conversations::caller_state(&mut *conn, business.id, caller, *call_id).await?;
-    if let Some(zone) = state_code.as_deref().and_then(activities::domain::us_state::zone_of_state) {
-        conversations::set_lead_zone(&mut *conn, business.id, lead_id, zone).await?;
-    }
     if call_id.is_some() {
         return Ok(Some(if created {
             Event::Opened { conversation_id, lead_id }

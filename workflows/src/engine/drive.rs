@@ -94,6 +94,9 @@ pub(crate) struct Next<'a, S> {
     /// Wake again after this long regardless (a send in flight elsewhere, or
     /// a tick that has run many rounds handing over to a fresh one).
     pub force_wake: Option<Duration>,
+    /// The earliest retry of the run's undelivered texts
+    /// ([`messages::RunOutbox::next_retry`], read in this transaction).
+    pub retry: Option<DateTime<Utc>>,
 }
 
 /// Ends the run, or sets its next wake-up: the state's timer, the earliest
@@ -105,7 +108,7 @@ pub(crate) async fn schedule<S: Serialize>(
     next: &Next<'_, S>,
 ) -> Result<(), EngineError> {
     let now = Utc::now();
-    let retry = messages::next_retry_for_run(&mut *conn, run.id).await?;
+    let retry = next.retry;
     let forced = next.force_wake.map(|d| now + chrono::Duration::from_std(d).unwrap_or_default());
     let state = next.state;
     let conversation_id = next.conversation_id;

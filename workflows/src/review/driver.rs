@@ -54,8 +54,8 @@ async fn round(wf: &Workflows, input: &TickInput, force_wake: Option<Duration>) 
         businesses::get_business(&mut *tx, run.business_id).await?.ok_or(EngineError::BusinessMissing(run.id))?;
     let state: State = run.state().map_err(|e| EngineError::State(run.id, e))?;
     let state = advance(wf, &mut tx, &run, &business, state).await?;
-    let due = messages::due_for_run(&mut *tx, run.id).await?;
-    if due.is_empty() || force_wake.is_some() {
+    let outbox = messages::outbox_of_run(&mut *tx, run.id).await?;
+    if outbox.due.is_empty() || force_wake.is_some() {
         let idle_status = if matches!(state, State::Done { .. }) { "completed" } else { "failed" };
         let next = Next {
             state: &state,
@@ -64,6 +64,7 @@ async fn round(wf: &Workflows, input: &TickInput, force_wake: Option<Duration>) 
             idle_status,
             conversation_id: None,
             force_wake,
+            retry: outbox.next_retry,
         };
         drive::schedule(wf, &mut tx, &run, &next).await?;
         tx.commit().await?;
@@ -71,7 +72,7 @@ async fn round(wf: &Workflows, input: &TickInput, force_wake: Option<Duration>) 
     }
     runs::save_state(&mut tx, run.id, &state, None, wf.lease()).await?;
     tx.commit().await?;
-    Ok(Round::Delivered { in_flight: drive::deliver_due(wf, input, &due).await? })
+    Ok(Round::Delivered { in_flight: drive::deliver_due(wf, input, &outbox.due).await? })
 }
 
 /// Feeds what the database shows into the transition and carries out its commands.
