@@ -103,6 +103,20 @@ mod tests {
     }
 
     #[test]
+    fn events_not_about_the_lead_say_the_same_whatever_is_known_of_it() {
+        let t = Templates::new().unwrap();
+        for e in NotifyEvent::ALL.into_iter().filter(|e| !e.about_the_lead()) {
+            let bare = render(&t, e, &fixture(e)).unwrap();
+            let mut known = fixture(e);
+            for (k, v) in fixture(NotifyEvent::AppointmentBooked).as_object().unwrap() {
+                known.as_object_mut().unwrap().entry(k.clone()).or_insert(v.clone());
+            }
+            let told = render(&t, e, &known).unwrap();
+            assert_eq!((bare.sms, bare.subject, bare.email_body), (told.sms, told.subject, told.email_body), "{e:?}");
+        }
+    }
+
+    #[test]
     fn without_a_link_nothing_dangles() {
         let t = Templates::new().unwrap();
         for e in NotifyEvent::ALL {

@@ -70,7 +70,7 @@ pub(super) async fn notify_owner(
         return Ok(());
     };
     let now = Utc::now();
-    let mut data = facts(conn, wf, s, now).await?;
+    let mut data = facts(conn, wf, s, now, event.about_the_lead()).await?;
     let mut text = true;
     if let TextKind::Summary { outcome } = kind {
         let (outcome, reason, texted) = summary_of(outcome);
@@ -93,16 +93,21 @@ pub(super) async fn notify_owner(
     Ok(())
 }
 
-/// Everything any conversation notification's templates may use.
+/// Everything any conversation notification's templates may use; what we
+/// know of the lead only when the event's words are `about_lead`.
 async fn facts(
     conn: &mut PgConnection,
     wf: &Workflows,
     s: &Subject<'_>,
     now: DateTime<Utc>,
+    about_lead: bool,
 ) -> Result<serde_json::Value, EngineError> {
     let b = s.business;
-    let l = lead_of(conn, b, s.state).await?;
-    let when = appointment_time(conn, b, s.state).await?;
+    let (l, when) = if about_lead {
+        (lead_of(conn, b, s.state).await?, appointment_time(conn, b, s.state).await?)
+    } else {
+        (LeadFacts::default(), None)
+    };
     Ok(json!({
         "caller": s.caller.display_national(),
         "name": l.name, "service": l.service_needed, "urgency": l.urgency,
