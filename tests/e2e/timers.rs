@@ -97,3 +97,37 @@ async fn a_sleeping_run_is_woken_by_the_timer_sweep_when_its_follow_up_comes_due
     assert!(sent[1].body.starts_with("Just checking in"), "{}", sent[1].body);
     app.stop().await;
 }
+
+/// A tick skips the signal query when its lock saw none pending, so the flag
+/// must see a committed signal, and stop seeing it once a tick took it.
+#[sqlx::test(migrations = false)]
+async fn the_lock_sees_a_signal_until_a_tick_takes_it(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.set_daytime_zone().await;
+    let caller = new_caller();
+    let (run_id, _) = waiting_run(&app, &caller).await;
+    let pending = |pool: PgPool| async move {
+        let mut tx = pool.begin().await.unwrap();
+        let run = workflows::engine::runs::lock_run(&mut tx, run_id).await.unwrap().unwrap();
+        tx.rollback().await.unwrap();
+        run.pending_signals
+    };
+    let before = pending(app.pool.clone()).await;
+    let wf = app.workflows().await;
+    let mut tx = app.pool.begin().await.unwrap();
+    assert!(wf.signal(&mut tx, run_id, "ping", serde_json::json!({}), Some("sig-1")).await.unwrap());
+    // Still uncommitted: the signal is the signalling transaction's alone.
+    let in_tx = workflows::engine::runs::lock_run(&mut tx, run_id).await.unwrap().unwrap().pending_signals;
+    tx.commit().await.unwrap();
+    app.settle(WAIT).await;
+    let consumed: i64 = sqlx::query_scalar("SELECT count(*) FROM workflow_signals WHERE consumed_at IS NOT NULL")
+        .fetch_one(&app.pool)
+        .await
+        .unwrap();
+    let after = pending(app.pool.clone()).await;
+    app.stop().await;
+    assert!(!before, "nothing pending before the signal");
+    assert!(in_tx, "the signalling transaction sees its own signal");
+    assert_eq!(consumed, 1, "a tick took the signal");
+    assert!(!after, "nothing pending once taken");
+}

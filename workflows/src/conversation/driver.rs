@@ -148,7 +148,7 @@ async fn observe(
     state: &State,
 ) -> Result<VecDeque<Event>, EngineError> {
     let mut events = VecDeque::new();
-    for s in crate::engine::control::take_signals(&mut *conn, run.id).await? {
+    for s in crate::engine::control::take_signals(&mut *conn, run).await? {
         let kind = signal_kind(&s);
         let detail = serde_json::json!({"signal_id": s.id, "kind": s.kind, "understood": kind.is_some()});
         runs::record_event(&mut *conn, run.business_id, run.id, "signal_received", detail).await?;

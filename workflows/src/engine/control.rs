@@ -100,13 +100,17 @@ impl Workflows {
 
 /// Takes the run's unconsumed signals, oldest first, marking them consumed in
 /// the tick's transaction (so a crash before commit leaves them pending).
-pub async fn take_signals(conn: &mut PgConnection, run_id: RunId) -> sqlx::Result<Vec<PendingSignal>> {
+/// Nothing to ask when the lock saw none (most ticks: a timer, a first round).
+pub async fn take_signals(conn: &mut PgConnection, run: &super::runs::RunRow) -> sqlx::Result<Vec<PendingSignal>> {
+    if !run.pending_signals {
+        return Ok(Vec::new());
+    }
     sqlx::query_as(
         "UPDATE workflow_signals SET consumed_at = now()
          WHERE id IN (SELECT id FROM workflow_signals WHERE run_id = $1 AND consumed_at IS NULL ORDER BY id)
          RETURNING id, kind, payload",
     )
-    .bind(run_id)
+    .bind(run.id)
     .fetch_all(conn)
     .await
     .map(|mut v: Vec<PendingSignal>| {

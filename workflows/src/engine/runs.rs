@@ -19,6 +19,10 @@ pub struct RunRow {
     /// The timer, or for a run handed to a worker by NOTIFY, that worker's lease.
     pub wake_at: Option<DateTime<Utc>>,
     pub conversation_id: Option<ConversationId>,
+    /// Signals not yet taken, as the lock saw them. Every signal moves the
+    /// run's token in its own transaction, so a tick holding the current
+    /// token started after the last signal committed and cannot miss it.
+    pub pending_signals: bool,
 }
 
 impl RunRow {
@@ -84,8 +88,10 @@ pub async fn kind_of(db: impl PgExecutor<'_>, id: RunId) -> sqlx::Result<Option<
 /// others, need not wait for the tick.)
 pub async fn lock_run(conn: &mut PgConnection, id: RunId) -> sqlx::Result<Option<RunRow>> {
     sqlx::query_as(
-        "SELECT id, business_id, kind, status, state, wake_token, wake_at, conversation_id
-         FROM workflow_runs WHERE id = $1 FOR NO KEY UPDATE",
+        "SELECT id, business_id, kind, status, state, wake_token, wake_at, conversation_id,
+                EXISTS (SELECT 1 FROM workflow_signals s WHERE s.run_id = r.id AND s.consumed_at IS NULL)
+                    AS pending_signals
+         FROM workflow_runs r WHERE id = $1 FOR NO KEY UPDATE OF r",
     )
     .bind(id)
     .fetch_optional(conn)

@@ -83,7 +83,7 @@ async fn advance(
     business: &Business,
     state: State,
 ) -> Result<State, EngineError> {
-    for s in crate::engine::control::take_signals(&mut *conn, run.id).await? {
+    for s in crate::engine::control::take_signals(&mut *conn, run).await? {
         let detail = serde_json::json!({"signal_id": s.id, "kind": s.kind});
         runs::record_event(&mut *conn, run.business_id, run.id, "signal_received", detail).await?;
     }
