@@ -18,9 +18,7 @@ use sqlx::PgConnection;
 use crate::domain::ids::NotificationId;
 use crate::domain::{ConversationId, RunId};
 use crate::store::businesses::Business;
-use crate::store::email_outbox::{self, NewEmail};
-use crate::store::messages::{self, Audience, OutboxRow};
-use crate::store::notifications::{self, NewFeedItem};
+use crate::store::notifications::{self, NewFeedItem, OwnerEmail, OwnerText};
 use crate::templates::Templates;
 
 pub use dispatch::{dispatch, Dispatched, Dispatcher};
@@ -98,41 +96,15 @@ pub async fn notify(
         data: &stored,
         held_until: held,
     };
-    let Some(id) = notifications::insert_feed(&mut *conn, &feed).await? else {
-        return Ok(None);
-    };
-    if !b.is_active() {
-        return Ok(Some(id));
-    }
-    if prefs.sms && n.text {
-        let purpose = format!("notify_{}", n.key);
-        let row = OutboxRow {
-            business_id: b.id,
-            conversation_id: n.conversation_id,
-            run_id: n.run_id,
-            purpose: &purpose,
-            audience: Audience::Owner,
-            from: &b.twilio_number,
-            to: &b.owner_phone,
-            body: &words.sms,
-            validity_seconds: None,
-            not_before: held,
-        };
-        messages::queue_row(&mut *conn, &row).await?;
-    }
-    if prefs.email {
-        let email = NewEmail {
-            business_id: b.id,
-            notification_id: Some(id),
-            dedupe_key: n.key,
-            to: &b.owner_email,
-            subject: &words.subject,
-            body: &words.email_body,
-            not_before: held,
-        };
-        email_outbox::queue_email(&mut *conn, &email).await?;
-    }
-    Ok(Some(id))
+    // A paused or cancelled business gets the feed row only.
+    let active = b.is_active();
+    let purpose = format!("notify_{}", n.key);
+    let text =
+        OwnerText { run_id: n.run_id, purpose: &purpose, from: &b.twilio_number, to: &b.owner_phone, body: &words.sms };
+    let email = OwnerEmail { to: &b.owner_email, subject: &words.subject, body: &words.email_body };
+    let text = (active && prefs.sms && n.text).then_some(&text);
+    let email = (active && prefs.email).then_some(&email);
+    Ok(notifications::insert_with_outbox(&mut *conn, &feed, text, email).await?)
 }
 
 /// The template context: the caller's data, the business's name, and `link`.

@@ -6,6 +6,7 @@ use sqlx::PgPool;
 
 use super::*;
 use crate::store::businesses::{self, Business};
+use crate::store::messages;
 use crate::test_db;
 
 const CHICAGO: chrono_tz::Tz = chrono_tz::America::Chicago;

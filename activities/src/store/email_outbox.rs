@@ -27,38 +27,8 @@ pub struct Email {
     pub created_at: DateTime<Utc>,
 }
 
-#[derive(Debug, Clone)]
-pub struct NewEmail<'a> {
-    pub business_id: BusinessId,
-    pub notification_id: Option<NotificationId>,
-    pub dedupe_key: &'a str,
-    pub to: &'a str,
-    pub subject: &'a str,
-    pub body: &'a str,
-    /// Not sent before this instant (quiet hours); None = at once.
-    pub not_before: Option<DateTime<Utc>>,
-}
-
 const COLUMNS: &str = "id, business_id, notification_id, dedupe_key, to_address, subject, body, status, attempts, \
     next_attempt_at, last_attempt_at, last_error, sent_at, created_at";
-
-/// Queues an email once per `(business, dedupe_key)`; None if already queued.
-pub async fn queue_email(db: impl PgExecutor<'_>, e: &NewEmail<'_>) -> sqlx::Result<Option<EmailId>> {
-    sqlx::query_scalar(
-        "INSERT INTO email_outbox (business_id, notification_id, dedupe_key, to_address, subject, body, next_attempt_at)
-         VALUES ($1, $2, $3, $4, $5, $6, COALESCE($7, now()))
-         ON CONFLICT (business_id, dedupe_key) DO NOTHING RETURNING id",
-    )
-    .bind(e.business_id)
-    .bind(e.notification_id)
-    .bind(e.dedupe_key)
-    .bind(e.to)
-    .bind(e.subject)
-    .bind(e.body)
-    .bind(e.not_before)
-    .fetch_optional(db)
-    .await
-}
 
 /// Claims up to `limit` due emails for one send attempt each, committing the
 /// evidence (`sending`, attempts + 1) before any SMTP call. A `sending` row

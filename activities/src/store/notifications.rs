@@ -36,24 +36,6 @@ pub struct NewFeedItem<'a> {
     pub held_until: Option<DateTime<Utc>>,
 }
 
-/// Inserts the feed row; None when this business already has one with this
-/// key (the notification was already made, so nothing else may be queued).
-pub async fn insert_feed(db: impl PgExecutor<'_>, n: &NewFeedItem<'_>) -> sqlx::Result<Option<NotificationId>> {
-    sqlx::query_scalar(
-        "INSERT INTO notifications (business_id, event, conversation_id, dedupe_key, data, held_until)
-         VALUES ($1, $2, $3, $4, $5, $6)
-         ON CONFLICT (business_id, dedupe_key) DO NOTHING RETURNING id",
-    )
-    .bind(n.business_id)
-    .bind(n.event)
-    .bind(n.conversation_id)
-    .bind(n.dedupe_key)
-    .bind(Json(n.data))
-    .bind(n.held_until)
-    .fetch_optional(db)
-    .await
-}
-
 /// Whether this business already has a notification with this key.
 pub async fn exists(db: impl PgExecutor<'_>, business_id: BusinessId, dedupe_key: &str) -> sqlx::Result<bool> {
     sqlx::query_scalar("SELECT EXISTS (SELECT 1 FROM notifications WHERE business_id = $1 AND dedupe_key = $2)")
@@ -97,4 +79,70 @@ pub async fn set_prefs(
         .execute(db)
         .await?;
     Ok(r.rows_affected() == 1)
+}
+
+/// The owner's text of a notification, queued with its feed row.
+#[derive(Debug, Clone)]
+pub struct OwnerText<'a> {
+    /// The run that sends it, or None for the notification dispatcher.
+    pub run_id: Option<crate::domain::RunId>,
+    pub purpose: &'a str,
+    pub from: &'a crate::domain::PhoneNumber,
+    pub to: &'a crate::domain::PhoneNumber,
+    pub body: &'a str,
+}
+
+/// The owner's email of a notification, queued with its feed row.
+#[derive(Debug, Clone)]
+pub struct OwnerEmail<'a> {
+    pub to: &'a str,
+    pub subject: &'a str,
+    pub body: &'a str,
+}
+
+/// The feed row and, in the same statement, the owner's text (an outbox row
+/// of `messages`, sender `system`) and email, each held until the feed row's
+/// `held_until`. None, and nothing queued, when this business already has a
+/// notification with this key. One round trip where three were.
+pub async fn insert_with_outbox(
+    db: impl PgExecutor<'_>,
+    n: &NewFeedItem<'_>,
+    text: Option<&OwnerText<'_>>,
+    email: Option<&OwnerEmail<'_>>,
+) -> sqlx::Result<Option<NotificationId>> {
+    sqlx::query_scalar(
+        "WITH f AS (
+             INSERT INTO notifications (business_id, event, conversation_id, dedupe_key, data, held_until)
+             VALUES ($1, $2, $3, $4, $5, $6)
+             ON CONFLICT (business_id, dedupe_key) DO NOTHING RETURNING id),
+         m AS (
+             INSERT INTO messages (business_id, conversation_id, run_id, purpose, direction, audience, sender_type,
+                                   from_phone, to_phone, body, next_attempt_at)
+             SELECT $1, $3, $7, $8, 'outbound', 'owner', 'system', $9, $10, $11, $6 FROM f WHERE $12
+             ON CONFLICT (run_id, purpose) DO NOTHING),
+         e AS (
+             INSERT INTO email_outbox (business_id, notification_id, dedupe_key, to_address, subject, body,
+                                       next_attempt_at)
+             SELECT $1, f.id, $4, $13, $14, $15, COALESCE($6, now()) FROM f WHERE $16
+             ON CONFLICT (business_id, dedupe_key) DO NOTHING)
+         SELECT id FROM f",
+    )
+    .bind(n.business_id)
+    .bind(n.event)
+    .bind(n.conversation_id)
+    .bind(n.dedupe_key)
+    .bind(Json(n.data))
+    .bind(n.held_until)
+    .bind(text.and_then(|t| t.run_id))
+    .bind(text.map(|t| t.purpose))
+    .bind(text.map(|t| t.from))
+    .bind(text.map(|t| t.to))
+    .bind(text.map(|t| t.body))
+    .bind(text.is_some())
+    .bind(email.map(|e| e.to))
+    .bind(email.map(|e| e.subject))
+    .bind(email.map(|e| e.body))
+    .bind(email.is_some())
+    .fetch_optional(db)
+    .await
 }

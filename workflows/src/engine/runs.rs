@@ -125,8 +125,10 @@ pub async fn save_run<S: Serialize>(conn: &mut PgConnection, id: RunId, s: &Save
 }
 
 /// Saves mid-tick progress without touching the token. A run handed to a
-/// worker by NOTIFY has its lease renewed for `lease` (the sweep leaves it alone
-/// that long); a run ticked by underway keeps its wake-up as it is.
+/// worker by NOTIFY has its lease renewed for `lease` from this statement (not
+/// from the start of a transaction that may have waited long for locks or
+/// CPU: the sweep leaves the run alone that long after the commit); a run
+/// ticked by underway keeps its wake-up as it is.
 pub async fn save_state<S: Serialize>(
     conn: &mut PgConnection,
     id: RunId,
@@ -136,7 +138,7 @@ pub async fn save_state<S: Serialize>(
 ) -> sqlx::Result<()> {
     sqlx::query(
         "UPDATE workflow_runs SET state = $2, conversation_id = COALESCE($3, conversation_id),
-                wake_at = CASE WHEN kicked_at IS NULL THEN wake_at ELSE now() + make_interval(secs => $4) END
+                wake_at = CASE WHEN kicked_at IS NULL THEN wake_at ELSE clock_timestamp() + make_interval(secs => $4) END
          WHERE id = $1",
     )
     .bind(id)
