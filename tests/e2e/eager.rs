@@ -13,10 +13,7 @@ const WAIT: Duration = Duration::from_secs(15);
 
 #[sqlx::test(migrations = false)]
 async fn two_workers_hearing_every_kick_take_each_run_once(pool: PgPool) {
-    // A lease no tick outlasts even on a loaded CI machine: this test is about
-    // the claim, not about a lease running out (the next tests are).
-    let lease = [("EAGER_LEASE_MS", "60000")];
-    let app = TestApp::spawn_with(pool, Mode { web: true, workers: true }, &lease).await;
+    let app = TestApp::spawn(pool).await;
     let second = WorkerProcess::start(&app.settings, &app.pool).await;
     let callers: Vec<String> = (0..20).map(|_| new_caller()).collect();
     for c in &callers {

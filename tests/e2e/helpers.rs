@@ -263,10 +263,10 @@ pub fn new_call_sid() -> String {
     format!("CA{}", uuid::Uuid::new_v4().simple())
 }
 
-/// A fresh caller number in the fictional 555-01xx range.
-/// A caller number no other call of this test process has used (up to 10,000
-/// of them): random ones collided about once in fifty 20-caller tests, and a
-/// second call from the same number joins the first one's conversation.
+/// A caller number (fictional 555 exchange) that no other call of this test
+/// process has used, up to 10,000 of them: random ones collided about once in
+/// fifty 20-caller tests, and a second call from the same number joins the
+/// first one's conversation.
 pub fn new_caller() -> String {
     use std::sync::atomic::{AtomicU32, Ordering};
     use std::sync::OnceLock;

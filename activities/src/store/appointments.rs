@@ -98,6 +98,38 @@ fn is_deadlock(e: &sqlx::Error) -> bool {
 /// Tries after a deadlock; more racers than this on one slot are not a real case.
 const DEADLOCK_TRIES: u32 = 8;
 
+/// What a write of times, in its own savepoint, came to.
+enum Written<T> {
+    Done(T),
+    Overlap,
+    /// Aborted to break a deadlock: write again in a fresh savepoint.
+    Again,
+}
+
+/// Ends the savepoint of one try: commits a write that went through, rolls
+/// back a refused overlap or (up to `DEADLOCK_TRIES`) a deadlock victim.
+async fn end_try<T>(
+    sp: sqlx::Transaction<'_, sqlx::Postgres>,
+    result: sqlx::Result<T>,
+    tries: u32,
+) -> sqlx::Result<Written<T>> {
+    match result {
+        Ok(v) => {
+            sp.commit().await?;
+            Ok(Written::Done(v))
+        }
+        Err(e) if is_overlap(&e) => {
+            sp.rollback().await?;
+            Ok(Written::Overlap)
+        }
+        Err(e) if is_deadlock(&e) && tries < DEADLOCK_TRIES => {
+            sp.rollback().await?;
+            Ok(Written::Again)
+        }
+        Err(e) => Err(e),
+    }
+}
+
 /// Books the time, or reports it taken. The insert runs in its own savepoint
 /// (`conn.begin()` nests when the caller has a transaction open), so a refused
 /// overlap rolls back only the insert: the caller's transaction stays usable
@@ -128,17 +160,10 @@ pub async fn book(conn: &mut PgConnection, new: &NewAppointment<'_>) -> sqlx::Re
             .bind(new.customer_name)
             .fetch_one(&mut *sp)
             .await;
-        match inserted {
-            Ok(a) => {
-                sp.commit().await?;
-                return Ok(Booked::Created(a));
-            }
-            Err(e) if is_overlap(&e) => {
-                sp.rollback().await?;
-                return Ok(Booked::SlotTaken);
-            }
-            Err(e) if is_deadlock(&e) && tries < DEADLOCK_TRIES => sp.rollback().await?,
-            Err(e) => return Err(e),
+        match end_try(sp, inserted, tries).await? {
+            Written::Done(a) => return Ok(Booked::Created(a)),
+            Written::Overlap => return Ok(Booked::SlotTaken),
+            Written::Again => {}
         }
     }
 }
@@ -166,17 +191,10 @@ pub async fn reschedule(
             .bind(duration_minutes)
             .fetch_optional(&mut *sp)
             .await;
-        match updated {
-            Ok(found) => {
-                sp.commit().await?;
-                return Ok(found.map_or(Moved::NotFound, Moved::Moved));
-            }
-            Err(e) if is_overlap(&e) => {
-                sp.rollback().await?;
-                return Ok(Moved::SlotTaken);
-            }
-            Err(e) if is_deadlock(&e) && tries < DEADLOCK_TRIES => sp.rollback().await?,
-            Err(e) => return Err(e),
+        match end_try(sp, updated, tries).await? {
+            Written::Done(found) => return Ok(found.map_or(Moved::NotFound, Moved::Moved)),
+            Written::Overlap => return Ok(Moved::SlotTaken),
+            Written::Again => {}
         }
     }
 }

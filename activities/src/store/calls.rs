@@ -84,11 +84,6 @@ struct CallWithFlag {
     created: bool,
 }
 
-pub async fn get_call(db: impl PgExecutor<'_>, business_id: BusinessId, id: CallId) -> sqlx::Result<Option<Call>> {
-    let sql = format!("SELECT {COLUMNS} FROM calls WHERE business_id = $1 AND id = $2");
-    sqlx::query_as(&sql).bind(business_id).bind(id).fetch_optional(db).await
-}
-
 /// The call of a Twilio callback, by the id our own TwiML put in its URL
 /// (the request's signature proves Twilio sent it; the business is the call's).
 pub async fn find_by_id(db: impl PgExecutor<'_>, id: CallId) -> sqlx::Result<Option<Call>> {
