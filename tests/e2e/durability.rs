@@ -141,3 +141,23 @@ async fn a_text_left_in_a_dead_workers_hands_is_rechecked_after_a_pause_not_in_a
     assert!(ticks <= 6, "{ticks} ticks while waiting out a 4 s lease");
     app.stop().await;
 }
+
+/// Workers stop only when their process says so. underway's own worker loop
+/// stopped for good (the process then exited 0) on anything heard on its
+/// shutdown channel, and failed on a `task_change` payload it could not
+/// read; a pooled connection still LISTENing for an earlier owner after a
+/// database restart delivers exactly such strays. CI saw a worker exit that
+/// way in the fault crash test.
+#[sqlx::test(migrations = false)]
+async fn stray_notifications_do_not_stop_the_workers(pool: PgPool) {
+    let app = TestApp::spawn_with(pool, Mode { web: true, workers: true }, &[("EAGER_TICKS", "off")]).await;
+    underway::queue::graceful_shutdown(&app.pool).await.unwrap();
+    for payload in ["", "not json", r#"{"task_queue_name": 7}"#, r#"{"run_id": "x"}"#] {
+        sqlx::query("SELECT pg_notify('task_change', $1)").bind(payload).execute(&app.pool).await.unwrap();
+    }
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let caller = new_caller();
+    app.missed_call(&caller, "no-answer").await;
+    assert_eq!(app.wait_for_sms(&caller, 1, WAIT).await.len(), 1, "ticks through underway's queue still run");
+    app.stop().await;
+}

@@ -25,6 +25,7 @@ use activities::store::businesses::{self, Business};
 use activities::store::{metrics, notifications};
 use activities::templates::Templates;
 
+use crate::engine::worker_loop::{run_until, AbortOnDrop};
 use crate::engine::{Inner, Workflows};
 
 /// The underway queue the hourly task goes through.
@@ -35,6 +36,8 @@ pub const SCHEDULE: &str = "0 0 * * * *[UTC]";
 pub const SUMMARY_HOUR: u32 = 18;
 /// How often a process that does not hold the scheduler lock tries to take it.
 const SCHEDULER_RETRY: Duration = Duration::from_secs(60);
+/// How long a stopping worker waits for a summary being written.
+const SUMMARY_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SummaryError {
@@ -145,24 +148,25 @@ impl Task for SummaryTask {
 
 /// Sets the hourly schedule, then runs the summary worker and (in whichever
 /// process holds underway's scheduler lock) the scheduler, until `stop`.
-pub(crate) async fn run(wf: Workflows, poll: jiff::Span, stop: CancellationToken) {
+pub(crate) async fn run(wf: Workflows, poll: Duration, stop: CancellationToken) {
     if let Err(e) = schedule_and_serve(wf, poll, stop).await {
         tracing::error!(error = %e, "daily summaries are not running");
     }
 }
 
-async fn schedule_and_serve(wf: Workflows, poll: jiff::Span, stop: CancellationToken) -> Result<(), SummaryError> {
+async fn schedule_and_serve(wf: Workflows, poll: Duration, stop: CancellationToken) -> Result<(), SummaryError> {
     let pool = wf.pool().clone();
     let queue = Arc::new(Queue::builder().name(QUEUE).pool(pool.clone()).build().await?);
     let schedule: ZonedSchedule = SCHEDULE.parse().map_err(|e| SummaryError::Schedule(format!("{e}")))?;
     queue.schedule(&pool, &schedule, &()).await?;
-    // Child tokens: underway cancels its token on a shutdown notice; that
-    // must stop these loops, not the whole process.
-    let mut worker = Worker::new(queue.clone(), SummaryTask(wf.0.clone()));
-    worker.set_concurrency_limit(1);
-    worker.set_shutdown_token(stop.child_token());
-    let _worker = AbortOnDrop(tokio::spawn(async move { worker.run_every(poll).await }));
+    let worker = Worker::new(queue.clone(), SummaryTask(wf.0.clone()));
+    let (listen_pool, worker_stop) = (pool.clone(), stop.clone());
+    let _worker = AbortOnDrop(tokio::spawn(async move {
+        run_until(worker, QUEUE, listen_pool, poll, 1, SUMMARY_GRACE, worker_stop).await;
+    }));
     loop {
+        // A child token: underway's scheduler cancels its token on a shutdown
+        // notice; that must stop this scheduler, not the whole process.
         let mut scheduler = Scheduler::new(queue.clone(), SummaryTask(wf.0.clone()));
         scheduler.set_shutdown_token(stop.child_token());
         // Returns at once when another process holds the lock: try again later,
@@ -176,15 +180,6 @@ async fn schedule_and_serve(wf: Workflows, poll: jiff::Span, stop: CancellationT
         }
     }
     Ok(())
-}
-
-/// Stops the summary worker with the loop that owns it, even when that loop is aborted.
-struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
-
-impl<T> Drop for AbortOnDrop<T> {
-    fn drop(&mut self) {
-        self.0.abort();
-    }
 }
 
 #[cfg(test)]

@@ -15,6 +15,7 @@ pub mod rescue;
 pub mod runs;
 pub mod tick;
 pub mod timers;
+pub(crate) mod worker_loop;
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -120,7 +121,8 @@ pub enum EngineError {
 fn queue_pool(pool: &PgPool, concurrency: usize) -> PgPool {
     let opts = (*pool.connect_options()).clone().options([("plan_cache_mode", "force_custom_plan")]);
     sqlx::postgres::PgPoolOptions::new()
-        // One per running task (its transaction), plus heartbeats and the listener.
+        // One per running task (its transaction), plus heartbeats; the
+        // `task_change` listener is on the engine's pool (`worker_loop`).
         .max_connections(u32::try_from(concurrency).unwrap_or(16).saturating_add(4))
         .acquire_timeout(Duration::from_secs(5))
         .connect_lazy_with(opts)
@@ -256,12 +258,7 @@ impl Workflows {
     /// Runs workers until `shutdown` fires: polls every `poll`, takes up to
     /// `concurrency` ticks at once, and prunes finished tasks hourly.
     pub async fn run_workers(&self, shutdown: tokio_util::sync::CancellationToken) -> Result<(), EngineError> {
-        let mut worker = underway::Worker::new(self.0.queue.clone(), TickTask(self.0.clone()));
-        worker.set_concurrency_limit(self.0.cfg.concurrency.max(1));
-        worker.set_shutdown_token(shutdown.clone());
-        let poll = jiff::Span::new()
-            .try_milliseconds(i64::try_from(self.0.cfg.poll.as_millis()).unwrap_or(1000))
-            .unwrap_or_else(|_| jiff::Span::new().seconds(1));
+        let worker = underway::Worker::new(self.0.queue.clone(), TickTask(self.0.clone()));
         let pool = self.0.pool.clone();
         let pruning = tokio::spawn(async move {
             let _ = underway::queue::run_deletion_every(&pool, jiff::Span::new().hours(1)).await;
@@ -270,9 +267,14 @@ impl Workflows {
         let dispatcher = tokio::spawn(crate::dispatch::dispatch_every(self.clone(), self.0.cfg.poll, shutdown.clone()));
         let eager =
             self.0.cfg.eager_lease.is_some().then(|| tokio::spawn(eager::listen(self.clone(), shutdown.clone())));
-        let summaries =
-            self.0.cfg.daily_summary.then(|| tokio::spawn(crate::summary::run(self.clone(), poll, shutdown.clone())));
-        let result = worker.run_every(poll).await;
+        let summaries = self
+            .0
+            .cfg
+            .daily_summary
+            .then(|| tokio::spawn(crate::summary::run(self.clone(), self.0.cfg.poll, shutdown.clone())));
+        let grace = underway::Task::timeout(&TickTask(self.0.clone())).try_into().unwrap_or(Duration::from_secs(300));
+        let cfg = &self.0.cfg;
+        worker_loop::run_until(worker, QUEUE, self.0.pool.clone(), cfg.poll, cfg.concurrency, grace, shutdown).await;
         pruning.abort();
         sweeper.abort();
         dispatcher.abort();
@@ -282,6 +284,6 @@ impl Workflows {
         if let Some(s) = summaries {
             s.abort();
         }
-        Ok(result?)
+        Ok(())
     }
 }
