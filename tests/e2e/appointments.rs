@@ -138,13 +138,14 @@ async fn a_booking_racing_an_uncommitted_one_for_the_slot_gets_slot_taken(pool: 
     assert_eq!(n, 1);
 }
 
-/// A deadlock in the exclusion check, made on purpose: the first transaction
-/// books 15:00–16:00 and keeps its transaction open; the racer's 15:30 waits
-/// for it; then the first books 16:00–17:00, which overlaps the racer's
-/// uncommitted row, and waits for the racer. PostgreSQL aborts one of them
-/// after `deadlock_timeout`; the aborted one tries again and both end sound.
+/// What used to deadlock in the exclusion check: the first transaction books
+/// 15:00–16:00 and keeps its transaction open; the racer's 15:30 waits for
+/// it; then the first books 16:00–17:00, which would overlap the racer's row
+/// had the racer inserted it. With the business's booking lock the racer
+/// waits before inserting anything, so the first goes on at once, and the
+/// racer finds its time taken once the first commits.
 #[sqlx::test(migrations = false)]
-async fn a_booking_aborted_to_break_a_deadlock_tries_again(pool: PgPool) {
+async fn a_booking_racing_one_that_books_twice_waits_and_finds_its_time_taken(pool: PgPool) {
     let (b, lead) = setup(&pool).await;
     let slot = at("2026-12-08T15:00:00Z");
     let mut first = pool.begin().await.unwrap();

@@ -87,16 +87,32 @@ fn is_overlap(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some(EXCLUSION_VIOLATION))
 }
 
-/// Racing writers of overlapping times can deadlock in the exclusion check:
-/// each inserted its row, then waits for the other's transaction. PostgreSQL
-/// aborts one of them; that one tries again, and by then the other has
-/// committed (the retry sees the overlap) or rolled back (the slot is free).
+/// Racing writers of overlapping times deadlock in the exclusion check:
+/// each inserted its row, then waits for the other's transaction, and with
+/// eight racers on one slot PostgreSQL kept aborting some of them until
+/// they ran out of tries (CI). So every write of times first takes its
+/// business's booking lock (`lock_times`), held until the writer's
+/// transaction ends: writers of one business's times go one at a time, and
+/// each sees the others' committed rows. A deadlock victim (now only
+/// possible through locks the caller's own transaction holds) still tries
+/// again.
 fn is_deadlock(e: &sqlx::Error) -> bool {
     matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("40P01"))
 }
 
-/// Tries after a deadlock; more racers than this on one slot are not a real case.
+/// Tries after a deadlock.
 const DEADLOCK_TRIES: u32 = 8;
+
+/// Takes the business's booking lock until the transaction ends (a
+/// transaction-level advisory lock, keyed by the business; taken again by
+/// the same transaction, it is already held).
+async fn lock_times(conn: &mut PgConnection, business_id: BusinessId) -> sqlx::Result<()> {
+    sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('callrecover:appointments:' || $1::text, 0))")
+        .bind(business_id)
+        .execute(conn)
+        .await?;
+    Ok(())
+}
 
 /// What a write of times, in its own savepoint, came to.
 enum Written<T> {
@@ -134,9 +150,8 @@ async fn end_try<T>(
 /// (`conn.begin()` nests when the caller has a transaction open), so a refused
 /// overlap rolls back only the insert: the caller's transaction stays usable
 /// and can go on to make a new offer. Outside a transaction it simply commits.
-/// Racing bookings of one slot wait for each other in the exclusion check;
-/// the second gets `SlotTaken` once the first commits (after a deadlock
-/// between racers, the one PostgreSQL aborted tries again).
+/// Racing bookings of one business wait for each other's transaction on its
+/// booking lock; the second gets `SlotTaken` once the first commits.
 pub async fn book(conn: &mut PgConnection, new: &NewAppointment<'_>) -> sqlx::Result<Booked> {
     let sql = format!(
         "INSERT INTO appointments (business_id, lead_id, conversation_id, starts_at, duration_minutes, \
@@ -147,6 +162,7 @@ pub async fn book(conn: &mut PgConnection, new: &NewAppointment<'_>) -> sqlx::Re
     loop {
         tries += 1;
         let mut sp = conn.begin().await?;
+        lock_times(&mut sp, new.business_id).await?;
         let inserted = sqlx::query_as(&sql)
             .bind(new.business_id)
             .bind(new.lead_id)
@@ -184,6 +200,7 @@ pub async fn reschedule(
     loop {
         tries += 1;
         let mut sp = conn.begin().await?;
+        lock_times(&mut sp, business_id).await?;
         let updated: sqlx::Result<Option<Appointment>> = sqlx::query_as(&sql)
             .bind(business_id)
             .bind(id)
