@@ -131,3 +131,33 @@ async fn the_lock_sees_a_signal_until_a_tick_takes_it(pool: PgPool) {
     assert_eq!(consumed, 1, "a tick took the signal");
     assert!(!after, "nothing pending once taken");
 }
+
+/// Only a tick due now is announced on `task_change`: a follow-up two hours
+/// out woke every worker for nothing and made its commit queue behind every
+/// other notifying commit. A tick that comes due later is found by polling.
+#[sqlx::test(migrations = false)]
+async fn only_a_tick_due_now_wakes_the_workers(pool: PgPool) {
+    let mut app = TestApp::spawn_with(pool, web::app::Mode { web: true, workers: false }, &[]).await;
+    let caller = new_caller();
+    app.missed_call(&caller, "no-answer").await;
+    let run_id: RunId = sqlx::query_scalar("SELECT id FROM workflow_runs").fetch_one(&app.pool).await.unwrap();
+    let wf = app.workflows().await;
+    let mut listener = sqlx::postgres::PgListener::connect_with(&app.pool).await.unwrap();
+    listener.listen("task_change").await.unwrap();
+    let ticks = [(Duration::from_secs(7200), false), (Duration::from_millis(1500), false), (Duration::ZERO, true)];
+    for (delay, announced) in ticks {
+        let mut tx = app.pool.begin().await.unwrap();
+        wf.enqueue_tick(&mut tx, run_id, Uuid::new_v4(), delay).await.unwrap();
+        tx.commit().await.unwrap();
+        let heard = tokio::time::timeout(Duration::from_millis(300), listener.recv()).await;
+        assert_eq!(heard.is_ok(), announced, "a tick due in {delay:?}");
+    }
+    app.start_workers().await;
+    let due_soon = "SELECT count(*) FROM underway.task WHERE state = 'pending' AND delay < interval '1 hour'";
+    let deadline = std::time::Instant::now() + WAIT;
+    while app.count(due_soon).await > 0 {
+        assert!(std::time::Instant::now() < deadline, "the tick due in 1.5 s was never taken");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app.stop().await;
+}
