@@ -160,16 +160,9 @@ pub async fn wait_for_texts(
 ) -> (Vec<f64>, Option<Instant>) {
     let deadline = Instant::now() + patience;
     loop {
-        let mut by_caller: HashMap<String, Vec<Instant>> = HashMap::new();
-        for s in fake.sent() {
-            by_caller.entry(s.to).or_default().push(s.at);
-        }
-        let arrived: Vec<(f64, Instant)> = sent
-            .iter()
-            .filter_map(|s| {
-                let at = *by_caller.get(&s.caller)?.get(nth - 1)?;
-                Some((at.saturating_duration_since(s.t0).as_secs_f64() * 1000.0, at))
-            })
+        let arrived: Vec<(f64, Instant)> = answered(fake, sent, nth)
+            .into_iter()
+            .map(|(t0, at)| (at.saturating_duration_since(t0).as_secs_f64() * 1000.0, at))
             .collect();
         if arrived.len() == sent.len() || Instant::now() > deadline {
             let last = arrived.iter().map(|(_, at)| *at).max();
@@ -177,6 +170,16 @@ pub async fn wait_for_texts(
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+}
+
+/// For each answered request: when it was sent (`t0`) and when the fake
+/// Twilio received the `nth` text to its caller.
+pub fn answered(fake: &FakeTwilio, sent: &[Sent], nth: usize) -> Vec<(Instant, Instant)> {
+    let mut by_caller: HashMap<String, Vec<Instant>> = HashMap::new();
+    for s in fake.sent() {
+        by_caller.entry(s.to).or_default().push(s.at);
+    }
+    sent.iter().filter_map(|s| Some((s.t0, *by_caller.get(&s.caller)?.get(nth - 1)?))).collect()
 }
 
 /// Waits until the owner has `n` texts starting with `prefix`; when the last came.

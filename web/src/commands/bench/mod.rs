@@ -50,6 +50,11 @@ pub struct Load {
     /// How long to send for, e.g. 10s, 1m.
     #[arg(long, default_value = "10s", value_parser = parse_duration)]
     pub duration: Duration,
+    /// Missed calls at the same rate before the measured ones, not counted
+    /// (the server's first moments: new connections, a fresh database's
+    /// first pages); their slowest answer is reported. `0s` measures cold.
+    #[arg(long, default_value = "2s", value_parser = parse_duration)]
+    pub warmup: Duration,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -10,7 +10,7 @@ use activities::store::businesses::Business;
 
 use super::load::{self, Kind, Sent, Twilio};
 use super::procs::{self, CpuSample};
-use super::report::{num, Latency, Report, Step};
+use super::report::{num, pct, Latency, Report, Step};
 use super::server::{Server, BASE_URL};
 use super::yardsticks::{self, Yardsticks};
 use super::{Load, Saturation, Scenario, Sleeping};
@@ -22,6 +22,10 @@ const PATIENCE: Duration = Duration::from_secs(60);
 const IN_FLIGHT: usize = 64;
 /// The p99 text-back the saturation scenario holds to.
 const SATURATION_P99_MS: f64 = 100.0;
+/// The server's first seconds, left out of one tail figure.
+const WARM_S: f64 = 2.0;
+/// Warm-up callers are numbered from here, apart from every measured one.
+const WARMUP_CALLERS: usize = 5_000_000;
 
 struct Rig {
     fake: FakeTwilio,
@@ -94,20 +98,62 @@ async fn measure(rig: &Rig, l: &Load, first: usize, m: Measured) -> anyhow::Resu
     r.latencies.push(Latency::of("webhook", "webhook response", webhooks(&sent)));
     r.latencies.push(Latency::of(m.key, m.label, answers.clone()));
     outcome(&mut r, &sent, answers.len(), started, last);
+    tail_figures(&mut r, &load::answered(&rig.fake, &sent, m.nth), started);
     cpu_figures(&mut r, cpu);
     ratios(&mut r, &rig.yard, &answers);
     Ok(r)
 }
 
-/// (a) Missed calls for callers `first..` at a fixed rate.
+/// Where the tail is: p99 without the server's first seconds, how many
+/// answers took over 30 ms, and the slowest five with when they were sent.
+fn tail_figures(r: &mut Report, answered: &[(Instant, Instant)], started: Instant) {
+    let timeline: Vec<(f64, f64)> = answered
+        .iter()
+        .map(|(t0, at)| {
+            let sent_s = t0.saturating_duration_since(started).as_secs_f64();
+            (sent_s, at.saturating_duration_since(*t0).as_secs_f64() * 1000.0)
+        })
+        .collect();
+    let mut after: Vec<f64> = timeline.iter().filter(|(s, _)| *s >= WARM_S).map(|(_, ms)| *ms).collect();
+    after.sort_by(f64::total_cmp);
+    r.figure(
+        "p99_after_first_2s_ms",
+        "p99 of answers to requests sent after the first 2 s (ms)",
+        num(pct(&after, 99.0)),
+    );
+    r.figure("over_30ms", "answers slower than 30 ms", timeline.iter().filter(|(_, ms)| *ms > 30.0).count());
+    let mut slow = timeline;
+    slow.sort_by(|a, b| b.1.total_cmp(&a.1));
+    let five: Vec<String> = slow.iter().take(5).map(|(s, ms)| format!("{ms:.1} ms at {s:.2} s")).collect();
+    r.figure("slowest", "slowest five answers (and when the request was sent)", five.join(", "));
+}
+
+/// (a) Missed calls for callers `first..` at a fixed rate, after a warm-up
+/// at the same rate from callers no measured call uses.
 async fn missed_calls(rig: &Rig, l: &Load, first: usize, name: &str) -> anyhow::Result<Report> {
+    let warm = if l.warmup.is_zero() {
+        Vec::new()
+    } else {
+        load::at_rate(&rig.tw, Kind::MissedCall, WARMUP_CALLERS + first, l.rate, l.warmup).await?
+    };
+    let warmup =
+        if warm.is_empty() { String::new() } else { format!(", after {:.0} s of warm-up", l.warmup.as_secs_f64()) };
     let title = format!(
-        "callrecover bench {name}: {:.0} missed calls/s for {:.0} s (server in its own process, fake Twilio on loopback)",
+        "callrecover bench {name}: {:.0} missed calls/s for {:.0} s{warmup} (server in its own process, fake Twilio on loopback)",
         l.rate,
         l.duration.as_secs_f64()
     );
     let label = "call-completed → text-back request";
-    measure(rig, l, first, Measured { kind: Kind::MissedCall, nth: 1, key: "text_back", label, title }).await
+    let mut r =
+        measure(rig, l, first, Measured { kind: Kind::MissedCall, nth: 1, key: "text_back", label, title }).await?;
+    if !warm.is_empty() {
+        let (answers, _) = load::wait_for_texts(&rig.fake, &warm, 1, PATIENCE).await;
+        let w = Latency::of("warmup", "", answers);
+        r.figure("warmup_calls", "warm-up calls (not counted)", warm.len());
+        r.figure("warmup_text_back_p99_ms", "warm-up: text-back p99 (ms)", num(w.p99));
+        r.figure("warmup_text_back_max_ms", "warm-up: slowest text-back (ms)", num(w.max));
+    }
+    Ok(r)
 }
 
 /// (c) Texts from callers who were texted back: inbound SMS → the AI's reply request.
@@ -176,7 +222,7 @@ async fn saturation(rig: &Rig, s: &Saturation) -> anyhow::Result<Report> {
     let mut best: Option<f64> = None;
     let mut rate = s.from;
     while rate <= s.to {
-        let l = Load { rate, duration: s.step_duration };
+        let l = Load { rate, duration: s.step_duration, warmup: Duration::ZERO };
         let sent = load::at_rate(&rig.tw, Kind::MissedCall, first, rate, l.duration).await?;
         first += sent.len();
         let (tb, _) = load::wait_for_texts(&rig.fake, &sent, 1, PATIENCE).await;
@@ -232,7 +278,7 @@ fn cpu_figures(r: &mut Report, cpu: procs::CpuUse) {
 fn ratios(r: &mut Report, y: &Yardsticks, latencies: &[f64]) {
     let mut v = latencies.to_vec();
     v.sort_by(f64::total_cmp);
-    let p50 = super::report::pct(&v, 50.0);
+    let p50 = pct(&v, 50.0);
     r.figure("p50_over_underway_hop_p50", "ratio: text p50 ÷ bare underway hop p50", num(p50 / y.hop_p50_ms));
     r.figure("p50_over_commit_p50", "ratio: text p50 ÷ bare commit p50", num(p50 / y.commit_p50_ms));
 }
