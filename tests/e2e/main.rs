@@ -22,4 +22,5 @@ mod provider_failures;
 mod reviews;
 mod screening;
 mod simulator;
+mod startup;
 mod timers;

@@ -15,6 +15,7 @@ pub mod rate_limit;
 pub mod router;
 pub mod routes;
 pub mod settings;
+pub mod startup;
 pub mod state;
 pub mod telemetry;
 pub mod twilio_request;

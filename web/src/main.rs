@@ -19,6 +19,14 @@ async fn main() -> anyhow::Result<()> {
     }
     let settings = Settings::from_env()?;
     web::telemetry::init(settings.log_format);
+    let mode = match cli.command {
+        Command::Serve { no_workers } => Some(Mode { web: true, workers: !no_workers }),
+        Command::Worker => Some(Mode { web: false, workers: true }),
+        _ => None,
+    };
+    if let Some(mode) = mode {
+        return serve(&settings, mode).await;
+    }
     let pool = app::connect(&settings).await?;
     match cli.command {
         Command::Migrate => {
@@ -27,15 +35,19 @@ async fn main() -> anyhow::Result<()> {
             Ok(())
         }
         Command::Business(cmd) => web::commands::business::run(&pool, *cmd).await,
-        Command::Serve { no_workers } => serve(settings, pool, Mode { web: true, workers: !no_workers }).await,
-        Command::Worker => serve(settings, pool, Mode { web: false, workers: true }).await,
-        Command::Demo | Command::Bench(_) | Command::Eval(_) | Command::CrashTest(_) => Ok(()),
+        Command::Serve { .. }
+        | Command::Worker
+        | Command::Demo
+        | Command::Bench(_)
+        | Command::Eval(_)
+        | Command::CrashTest(_) => Ok(()),
     }
 }
 
-async fn serve(settings: Settings, pool: sqlx::PgPool, mode: Mode) -> anyhow::Result<()> {
-    workflows::migrate(&pool).await.context("migration failed")?;
-    let running = app::start(settings, pool, mode).await?;
+/// Starts `mode` (waiting for a database that is restarting or still
+/// booting) and runs it until Ctrl-C or SIGTERM.
+async fn serve(settings: &Settings, mode: Mode) -> anyhow::Result<()> {
+    let running = web::startup::start(settings, mode, web::startup::PATIENCE).await?;
     if let Some(addr) = running.addr {
         tracing::info!(%addr, workers = mode.workers, "listening");
     }
