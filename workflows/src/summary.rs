@@ -17,7 +17,7 @@ use serde_json::json;
 use sqlx::{PgPool, Postgres, Transaction};
 use tokio_util::sync::CancellationToken;
 use underway::task::{Error as TaskError, Result as TaskResult, RetryPolicy, Task};
-use underway::{Queue, Scheduler, Worker, ZonedSchedule};
+use underway::{Queue, Scheduler, ZonedSchedule};
 
 use activities::domain::ids::NotificationId;
 use activities::notify::{self, prefs::local_instant, Notification, NotifyError, NotifyEvent};
@@ -36,8 +36,6 @@ pub const SCHEDULE: &str = "0 0 * * * *[UTC]";
 pub const SUMMARY_HOUR: u32 = 18;
 /// How often a process that does not hold the scheduler lock tries to take it.
 const SCHEDULER_RETRY: Duration = Duration::from_secs(60);
-/// How long a stopping worker waits for a summary being written.
-const SUMMARY_GRACE: Duration = Duration::from_secs(30);
 
 #[derive(Debug, thiserror::Error)]
 pub enum SummaryError {
@@ -159,10 +157,10 @@ async fn schedule_and_serve(wf: Workflows, poll: Duration, stop: CancellationTok
     let queue = Arc::new(Queue::builder().name(QUEUE).pool(pool.clone()).build().await?);
     let schedule: ZonedSchedule = SCHEDULE.parse().map_err(|e| SummaryError::Schedule(format!("{e}")))?;
     queue.schedule(&pool, &schedule, &()).await?;
-    let worker = Worker::new(queue.clone(), SummaryTask(wf.0.clone()));
-    let (listen_pool, worker_stop) = (pool.clone(), stop.clone());
+    let (task, listen_pool, worker_stop) = (SummaryTask(wf.0.clone()), pool.clone(), stop.clone());
+    let worker_queue = queue.clone();
     let _worker = AbortOnDrop(tokio::spawn(async move {
-        run_until(worker, QUEUE, listen_pool, poll, 1, SUMMARY_GRACE, worker_stop).await;
+        run_until(worker_queue, QUEUE, task, listen_pool, poll, 1, worker_stop).await;
     }));
     loop {
         // A child token: underway's scheduler cancels its token on a shutdown

@@ -258,7 +258,6 @@ impl Workflows {
     /// Runs workers until `shutdown` fires: polls every `poll`, takes up to
     /// `concurrency` ticks at once, and prunes finished tasks hourly.
     pub async fn run_workers(&self, shutdown: tokio_util::sync::CancellationToken) -> Result<(), EngineError> {
-        let worker = underway::Worker::new(self.0.queue.clone(), TickTask(self.0.clone()));
         let pool = self.0.pool.clone();
         let pruning = tokio::spawn(async move {
             let _ = underway::queue::run_deletion_every(&pool, jiff::Span::new().hours(1)).await;
@@ -272,9 +271,8 @@ impl Workflows {
             .cfg
             .daily_summary
             .then(|| tokio::spawn(crate::summary::run(self.clone(), self.0.cfg.poll, shutdown.clone())));
-        let grace = underway::Task::timeout(&TickTask(self.0.clone())).try_into().unwrap_or(Duration::from_secs(300));
-        let cfg = &self.0.cfg;
-        worker_loop::run_until(worker, QUEUE, self.0.pool.clone(), cfg.poll, cfg.concurrency, grace, shutdown).await;
+        let (queue, task, cfg) = (self.0.queue.clone(), TickTask(self.0.clone()), &self.0.cfg);
+        worker_loop::run_until(queue, QUEUE, task, self.0.pool.clone(), cfg.poll, cfg.concurrency, shutdown).await;
         pruning.abort();
         sweeper.abort();
         dispatcher.abort();

@@ -27,7 +27,7 @@ use sqlx::PgPool;
 use tokio::sync::{mpsc, Semaphore};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
-use underway::{Task, Worker};
+use underway::{Queue, Task, Worker};
 
 /// What underway's trigger on `underway.task` sends on `task_change`.
 #[derive(Deserialize)]
@@ -35,21 +35,23 @@ struct TaskChange {
     task_queue_name: String,
 }
 
-/// Runs `worker` until `stop` fires, then waits up to `grace` for the ticks
-/// in progress to finish.
+/// Runs `task` from `queue` (named `queue_name`) until `stop` fires, then
+/// waits up to the task's timeout for the ones in progress to finish.
 pub(crate) async fn run_until<T: Task + Sync>(
-    worker: Worker<T>,
-    queue: &str,
+    queue: Arc<Queue<T>>,
+    queue_name: &str,
+    task: T,
     listen_pool: PgPool,
     poll: Duration,
     concurrency: usize,
-    grace: Duration,
     stop: CancellationToken,
 ) {
+    let grace = task.timeout().try_into().unwrap_or(Duration::from_secs(300));
+    let worker = Worker::new(queue, task);
     // One wake-up per task made pending, as many as could start a drainer:
     // a burst of new tasks starts that many drainers, not one.
     let (wake, mut woken) = mpsc::channel(concurrency.max(1));
-    let listener = AbortOnDrop(tokio::spawn(listen(listen_pool, queue.to_owned(), wake, poll)));
+    let listener = AbortOnDrop(tokio::spawn(listen(listen_pool, queue_name.to_owned(), wake, poll)));
     let slots = Arc::new(Semaphore::new(concurrency.max(1)));
     let mut drainers = JoinSet::new();
     let mut timer = tokio::time::interval(poll);
