@@ -88,24 +88,14 @@ fn is_overlap(e: &sqlx::Error) -> bool {
 }
 
 /// Racing writers of overlapping times deadlock in the exclusion check:
-/// each inserted its row, then waits for the other's transaction, and with
-/// eight racers on one slot PostgreSQL kept aborting some of them until
-/// they ran out of tries (CI). So every write of times first takes its
-/// business's booking lock (`lock_times`), held until the writer's
-/// transaction ends: writers of one business's times go one at a time, and
-/// each sees the others' committed rows. A deadlock victim (now only
-/// possible through locks the caller's own transaction holds) still tries
-/// again.
-fn is_deadlock(e: &sqlx::Error) -> bool {
-    matches!(e, sqlx::Error::Database(d) if d.code().as_deref() == Some("40P01"))
-}
-
-/// Tries after a deadlock.
-const DEADLOCK_TRIES: u32 = 8;
-
-/// Takes the business's booking lock until the transaction ends (a
-/// transaction-level advisory lock, keyed by the business; taken again by
-/// the same transaction, it is already held).
+/// each inserted its row, then waits for the other's transaction (with
+/// eight racers on one slot, CI saw some aborted again and again). So every
+/// write of times first takes its business's booking lock, held until the
+/// writer's transaction ends: writers of one business's times go one at a
+/// time, and each sees the others' committed rows. (Taken again by the same
+/// transaction, it is already held.) A deadlock that is still possible, with
+/// locks the caller's own transaction held before, fails the write like any
+/// other error; the caller's transaction is retried whole (a tick by the engine).
 async fn lock_times(conn: &mut PgConnection, business_id: BusinessId) -> sqlx::Result<()> {
     sqlx::query("SELECT pg_advisory_xact_lock(hashtextextended('callrecover:appointments:' || $1::text, 0))")
         .bind(business_id)
@@ -114,33 +104,17 @@ async fn lock_times(conn: &mut PgConnection, business_id: BusinessId) -> sqlx::R
     Ok(())
 }
 
-/// What a write of times, in its own savepoint, came to.
-enum Written<T> {
-    Done(T),
-    Overlap,
-    /// Aborted to break a deadlock: write again in a fresh savepoint.
-    Again,
-}
-
-/// Ends the savepoint of one try: commits a write that went through, rolls
-/// back a refused overlap or (up to `DEADLOCK_TRIES`) a deadlock victim.
-async fn end_try<T>(
-    sp: sqlx::Transaction<'_, sqlx::Postgres>,
-    result: sqlx::Result<T>,
-    tries: u32,
-) -> sqlx::Result<Written<T>> {
+/// Ends the savepoint of a write of times: commits a write that went
+/// through; rolls back one refused as an overlap (None).
+async fn end_write<T>(sp: sqlx::Transaction<'_, sqlx::Postgres>, result: sqlx::Result<T>) -> sqlx::Result<Option<T>> {
     match result {
         Ok(v) => {
             sp.commit().await?;
-            Ok(Written::Done(v))
+            Ok(Some(v))
         }
         Err(e) if is_overlap(&e) => {
             sp.rollback().await?;
-            Ok(Written::Overlap)
-        }
-        Err(e) if is_deadlock(&e) && tries < DEADLOCK_TRIES => {
-            sp.rollback().await?;
-            Ok(Written::Again)
+            Ok(None)
         }
         Err(e) => Err(e),
     }
@@ -158,30 +132,22 @@ pub async fn book(conn: &mut PgConnection, new: &NewAppointment<'_>) -> sqlx::Re
          service_type, address, notes, title, customer_name) \
          VALUES ($1,$2,$3,$4,$5,$6,$7,$8,$9,$10) RETURNING {COLUMNS}"
     );
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        let mut sp = conn.begin().await?;
-        lock_times(&mut sp, new.business_id).await?;
-        let inserted = sqlx::query_as(&sql)
-            .bind(new.business_id)
-            .bind(new.lead_id)
-            .bind(new.conversation_id)
-            .bind(new.starts_at)
-            .bind(new.duration_minutes)
-            .bind(new.service_type)
-            .bind(new.address)
-            .bind(new.notes)
-            .bind(new.title)
-            .bind(new.customer_name)
-            .fetch_one(&mut *sp)
-            .await;
-        match end_try(sp, inserted, tries).await? {
-            Written::Done(a) => return Ok(Booked::Created(a)),
-            Written::Overlap => return Ok(Booked::SlotTaken),
-            Written::Again => {}
-        }
-    }
+    let mut sp = conn.begin().await?;
+    lock_times(&mut sp, new.business_id).await?;
+    let inserted = sqlx::query_as(&sql)
+        .bind(new.business_id)
+        .bind(new.lead_id)
+        .bind(new.conversation_id)
+        .bind(new.starts_at)
+        .bind(new.duration_minutes)
+        .bind(new.service_type)
+        .bind(new.address)
+        .bind(new.notes)
+        .bind(new.title)
+        .bind(new.customer_name)
+        .fetch_one(&mut *sp)
+        .await;
+    Ok(end_write(sp, inserted).await?.map_or(Booked::SlotTaken, Booked::Created))
 }
 
 /// Moves a live appointment, in a savepoint as `book` does.
@@ -196,24 +162,19 @@ pub async fn reschedule(
         "UPDATE appointments SET starts_at = $3, duration_minutes = $4 \
          WHERE business_id = $1 AND id = $2 AND status <> 'cancelled' RETURNING {COLUMNS}"
     );
-    let mut tries = 0;
-    loop {
-        tries += 1;
-        let mut sp = conn.begin().await?;
-        lock_times(&mut sp, business_id).await?;
-        let updated: sqlx::Result<Option<Appointment>> = sqlx::query_as(&sql)
-            .bind(business_id)
-            .bind(id)
-            .bind(starts_at)
-            .bind(duration_minutes)
-            .fetch_optional(&mut *sp)
-            .await;
-        match end_try(sp, updated, tries).await? {
-            Written::Done(found) => return Ok(found.map_or(Moved::NotFound, Moved::Moved)),
-            Written::Overlap => return Ok(Moved::SlotTaken),
-            Written::Again => {}
-        }
-    }
+    let mut sp = conn.begin().await?;
+    lock_times(&mut sp, business_id).await?;
+    let updated: sqlx::Result<Option<Appointment>> = sqlx::query_as(&sql)
+        .bind(business_id)
+        .bind(id)
+        .bind(starts_at)
+        .bind(duration_minutes)
+        .fetch_optional(&mut *sp)
+        .await;
+    Ok(match end_write(sp, updated).await? {
+        None => Moved::SlotTaken,
+        Some(found) => found.map_or(Moved::NotFound, Moved::Moved),
+    })
 }
 
 /// The editable words of a calendar event; `None` leaves a field as it is.
