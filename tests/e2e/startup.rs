@@ -55,8 +55,8 @@ async fn a_server_started_before_its_database_waits_for_it(pool: PgPool) {
     running.stop().await.unwrap();
 }
 
-#[sqlx::test(migrations = false)]
-async fn a_server_that_can_never_connect_fails_at_once(_pool: PgPool) {
+#[tokio::test]
+async fn a_server_that_can_never_connect_fails_at_once() {
     let fake = FakeTwilio::start().await.unwrap();
     let url = "postgres://postgres@127.0.0.1:5432/callrecover_no_such_database?sslmode=disable";
     let settings = test_settings(&fake, &[("DATABASE_URL", url)]);

@@ -19,13 +19,10 @@ async fn main() -> anyhow::Result<()> {
     }
     let settings = Settings::from_env()?;
     web::telemetry::init(settings.log_format);
-    let mode = match cli.command {
-        Command::Serve { no_workers } => Some(Mode { web: true, workers: !no_workers }),
-        Command::Worker => Some(Mode { web: false, workers: true }),
-        _ => None,
-    };
-    if let Some(mode) = mode {
-        return serve(&settings, mode).await;
+    match cli.command {
+        Command::Serve { no_workers } => return serve(&settings, Mode { web: true, workers: !no_workers }).await,
+        Command::Worker => return serve(&settings, Mode { web: false, workers: true }).await,
+        _ => {}
     }
     let pool = app::connect(&settings).await?;
     match cli.command {

@@ -53,7 +53,7 @@ pub struct Load {
     /// Missed calls at the same rate before the measured ones, not counted
     /// (the server's first moments: new connections, a fresh database's
     /// first pages); their slowest answer is reported. `0s` measures cold.
-    #[arg(long, default_value = "2s", value_parser = parse_warmup)]
+    #[arg(long, default_value = "2s", value_parser = parse_span)]
     pub warmup: Duration,
 }
 
@@ -85,13 +85,14 @@ pub struct Sleeping {
     pub load: Load,
 }
 
+/// A positive duration (`--duration`, `--step-duration`).
 fn parse_duration(s: &str) -> Result<Duration, String> {
-    let d = parse_warmup(s)?;
+    let d = parse_span(s)?;
     (!d.is_zero()).then_some(d).ok_or_else(|| format!("{:?} must be positive", s.trim()))
 }
 
-/// A duration that may be zero (`0s`: no warm-up).
-fn parse_warmup(s: &str) -> Result<Duration, String> {
+/// A duration like 10s, 1m or 250ms; zero allowed (`--warmup 0s`).
+fn parse_span(s: &str) -> Result<Duration, String> {
     let s = s.trim();
     let (n, unit) = s.split_at(s.find(|c: char| !c.is_ascii_digit() && c != '.').unwrap_or(s.len()));
     let n: f64 = n.parse().map_err(|_| format!("{s:?} is not a duration like 10s or 1m"))?;
@@ -135,7 +136,7 @@ mod tests {
         assert!(parse_duration("0s").is_err());
         assert!(parse_duration("soon").is_err());
         assert!(parse_duration("5h").is_err());
-        assert_eq!(parse_warmup("0s"), Ok(Duration::ZERO));
-        assert!(parse_warmup("-1s").is_err());
+        assert_eq!(parse_span("0s"), Ok(Duration::ZERO));
+        assert!(parse_span("-1s").is_err());
     }
 }
