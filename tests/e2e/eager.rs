@@ -92,6 +92,35 @@ async fn a_slow_provider_does_not_cost_the_worker_its_lease(pool: PgPool) {
     app.stop().await;
 }
 
+#[sqlx::test(migrations = false)]
+async fn runs_queued_behind_a_busy_worker_keep_their_leases(pool: PgPool) {
+    // One tick at a time, a 400 ms lease, and Twilio taking 150 ms per text
+    // back: ten calls at once wait in the worker's queue for several leases.
+    // The worker renews the leases of the runs it holds queued, so none runs
+    // out and none falls back to underway (before, most did).
+    let extra = [("EAGER_LEASE_MS", "400"), ("WORKER_CONCURRENCY", "1")];
+    let app = TestApp::spawn_with(pool, Mode { web: true, workers: true }, &extra).await;
+    let callers: Vec<String> = (0..10).map(|_| new_caller()).collect();
+    for c in &callers {
+        app.fake.script_for(c, [web::fake_twilio::Reply::Accept { delay: Duration::from_millis(150) }]);
+    }
+    for c in &callers {
+        app.missed_call(c, "no-answer").await;
+    }
+    for c in &callers {
+        assert_eq!(app.wait_for_sms(c, 1, WAIT).await.len(), 1, "texted back");
+    }
+    assert_eq!(app.wait_for_sms(OWNER_PHONE, 10, WAIT).await.len(), 10, "an owner alert per call");
+    app.settle(WAIT).await;
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    for c in &callers {
+        assert_eq!(app.fake.attempts().iter().filter(|(to, _)| to == c).count(), 1, "one send to {c}");
+    }
+    assert_eq!(app.count("SELECT count(*) FROM underway.task").await, 0, "no run fell back to underway");
+    assert_eq!(app.count("SELECT count(*) FROM workflow_runs WHERE kicked_at IS NOT NULL").await, 0);
+    app.stop().await;
+}
+
 /// Runs not asleep and texts not sent, for a failure message.
 async fn where_things_stand(app: &TestApp) -> String {
     let runs: Vec<(String, Option<String>, i32, Option<String>)> = sqlx::query_as(

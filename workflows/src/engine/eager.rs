@@ -19,18 +19,23 @@ use sqlx::postgres::PgListener;
 use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
+use super::backlog::Backlog;
 use super::runs::KICK_CHANNEL;
+use super::worker_loop::AbortOnDrop;
 use super::{TickInput, Workflows};
 
 /// `EAGER_LEASE_MS` when the engine is built without one.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(5);
 
-/// Listens for handed-over runs until `stop` fires, ticking each with at most
-/// `concurrency` at once; reconnects after a lost connection.
+/// Listens for handed-over runs until `stop` fires, queueing each as heard
+/// (reconnecting after a lost connection), while the queued runs are ticked
+/// with at most `concurrency` at once and their leases kept alive.
 pub(crate) async fn listen(wf: Workflows, stop: CancellationToken) {
-    let slots = Arc::new(Semaphore::new(wf.0.cfg.concurrency.max(1)));
+    let backlog = Arc::new(Backlog::default());
+    let _ticking = AbortOnDrop(tokio::spawn(tick_waiting(wf.clone(), backlog.clone())));
+    let _renewing = AbortOnDrop(tokio::spawn(renew_every(wf.clone(), backlog.clone())));
     loop {
-        if let Err(e) = serve(&wf, &slots, &stop).await {
+        if let Err(e) = hear(&wf, &backlog, &stop).await {
             tracing::warn!(error = %e, "eager tick listener lost its connection; the timer sweep covers the gap");
         }
         tokio::select! {
@@ -40,7 +45,8 @@ pub(crate) async fn listen(wf: Workflows, stop: CancellationToken) {
     }
 }
 
-async fn serve(wf: &Workflows, slots: &Arc<Semaphore>, stop: &CancellationToken) -> sqlx::Result<()> {
+/// Queues every run announced, as soon as it is heard.
+async fn hear(wf: &Workflows, backlog: &Backlog, stop: &CancellationToken) -> sqlx::Result<()> {
     let mut listener = PgListener::connect_with(wf.pool()).await?;
     listener.listen(KICK_CHANNEL).await?;
     loop {
@@ -48,17 +54,27 @@ async fn serve(wf: &Workflows, slots: &Arc<Semaphore>, stop: &CancellationToken)
             _ = stop.cancelled() => return Ok(()),
             n = listener.recv() => n?,
         };
-        let input: TickInput = match serde_json::from_str(note.payload()) {
-            Ok(i) => i,
-            Err(e) => {
-                tracing::error!(error = %e, "unreadable eager tick notification; the timer sweep will take the run");
-                continue;
+        match serde_json::from_str::<TickInput>(note.payload()) {
+            Ok(input) => {
+                if !backlog.push(input).await {
+                    tracing::warn!("eager tick queue full; the timer sweep will take the run");
+                }
             }
-        };
-        // Backpressure: with every slot busy, wait here; notifications queue in the connection.
-        let Ok(permit) = slots.clone().acquire_owned().await else { return Ok(()) };
+            Err(e) => {
+                tracing::error!(error = %e, "unreadable eager tick notification; the timer sweep will take the run")
+            }
+        }
+    }
+}
+
+/// Ticks queued runs in the order heard, `concurrency` at once.
+async fn tick_waiting(wf: Workflows, backlog: Arc<Backlog>) {
+    let slots = Arc::new(Semaphore::new(wf.0.cfg.concurrency.max(1)));
+    loop {
+        let Ok(permit) = slots.clone().acquire_owned().await else { return };
+        let input = backlog.next().await;
         if input.claim.is_some_and(|lease| lease <= chrono::Utc::now()) {
-            // Waited out its lease in the backlog: the timer sweep hands it to underway.
+            // Its lease ran out (a renewal failed): the timer sweep hands it to underway.
             continue;
         }
         let wf = wf.clone();
@@ -66,6 +82,21 @@ async fn serve(wf: &Workflows, slots: &Arc<Semaphore>, stop: &CancellationToken)
             run(&wf, &input).await;
             drop(permit);
         });
+    }
+}
+
+/// Every quarter lease, renews the leases of queued runs about to run out.
+async fn renew_every(wf: Workflows, backlog: Arc<Backlog>) {
+    let lease = wf.lease();
+    let mut every = tokio::time::interval(lease / 4);
+    every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+    loop {
+        every.tick().await;
+        match backlog.renew(wf.pool(), lease).await {
+            Ok((0, _)) => {}
+            Ok((renewed, waiting)) => tracing::debug!(renewed, waiting, "leases of queued runs renewed"),
+            Err(e) => tracing::warn!(error = %e, "could not renew the leases of queued runs"),
+        }
     }
 }
 

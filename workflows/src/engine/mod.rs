@@ -8,6 +8,7 @@
 //! runs that kind's driver (`tick::dispatch`). Drivers share `drive`: lock the
 //! run if the tick still owns it, deliver the outbox, schedule the next wake-up.
 
+pub(crate) mod backlog;
 pub mod control;
 pub(crate) mod drive;
 pub mod eager;
