@@ -9,6 +9,8 @@
 //! run if the tick still owns it, deliver the outbox, schedule the next wake-up.
 
 pub(crate) mod backlog;
+#[cfg(test)]
+mod backlog_tests;
 pub mod control;
 pub(crate) mod drive;
 pub mod eager;

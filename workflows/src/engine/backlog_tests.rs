@@ -1,0 +1,95 @@
+//! `Backlog::renew` against a real database: a queued run's lease is renewed
+//! before it runs out, one taken elsewhere is dropped, one far from running
+//! out is left alone.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use rust_decimal::Decimal;
+use sqlx::PgPool;
+use uuid::Uuid;
+
+use activities::domain::{BusinessId, PhoneNumber, RunId, Zone};
+use activities::store::businesses::{self, NewBusiness};
+
+use super::backlog::Backlog;
+use super::runs;
+use super::TickInput;
+
+async fn setup(pool: &PgPool) -> BusinessId {
+    underway::run_migrations(pool).await.expect("underway migrations");
+    activities::migrate(pool).await.expect("migrations");
+    let phone = |p: &str| PhoneNumber::parse(p).expect("phone");
+    let b = NewBusiness {
+        name: "Smith's Heating & Air".into(),
+        owner_name: "John Smith".into(),
+        owner_email: "john@example.com".into(),
+        owner_phone: phone("+15125550142"),
+        business_phone: phone("+15125550199"),
+        twilio_number: phone("+15125550100"),
+        timezone: Zone::parse("America/Chicago").expect("zone"),
+        avg_job_value: Decimal::new(35000, 2),
+        services: vec!["AC Repair".into()],
+        ai_greeting: None,
+        call_screening: true,
+        appointment_minutes: 90,
+    };
+    businesses::insert_business(pool, &b).await.expect("business").id
+}
+
+/// A run handed over with `lease`, as a worker hears it announced.
+async fn announced(pool: &PgPool, business: BusinessId, lease: Duration) -> TickInput {
+    let mut conn = pool.acquire().await.unwrap();
+    let key = format!("test:{}", Uuid::new_v4());
+    let state = serde_json::json!({});
+    let (run_id, token) =
+        runs::start_run(&mut conn, business, "conversation", &key, &state, serde_json::json!({}), Some(lease))
+            .await
+            .unwrap()
+            .expect("a new run");
+    TickInput { run_id, token, claim: Some(wake_at(pool, run_id).await), kind: None }
+}
+
+async fn wake_at(pool: &PgPool, id: RunId) -> DateTime<Utc> {
+    sqlx::query_scalar("SELECT wake_at FROM workflow_runs WHERE id = $1").bind(id).fetch_one(pool).await.unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_queued_run_about_to_run_out_gets_a_new_lease(pool: PgPool) {
+    let business = setup(&pool).await;
+    let heard = announced(&pool, business, Duration::from_millis(500)).await;
+    let backlog = Backlog::default();
+    assert!(backlog.push(heard.clone()).await);
+    assert_eq!(backlog.renew(&pool, Duration::from_secs(4)).await.unwrap(), (1, 1));
+    let renewed = backlog.next().await;
+    let now_in_db = wake_at(&pool, heard.run_id).await;
+    assert_eq!(renewed.claim, Some(now_in_db), "the queue holds the lease now in the database");
+    assert!(now_in_db > heard.claim.unwrap() + chrono::Duration::seconds(3), "a new lease of 4 s");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_queued_run_whose_lease_moved_is_dropped(pool: PgPool) {
+    let business = setup(&pool).await;
+    let heard = announced(&pool, business, Duration::from_millis(500)).await;
+    let backlog = Backlog::default();
+    assert!(backlog.push(heard.clone()).await);
+    // Another worker took it first and renewed the lease.
+    runs::renew_lease(&pool, heard.run_id, heard.token, Duration::from_secs(9)).await.unwrap();
+    let taken = wake_at(&pool, heard.run_id).await;
+    assert_eq!(backlog.renew(&pool, Duration::from_secs(4)).await.unwrap(), (0, 0), "dropped");
+    assert_eq!(wake_at(&pool, heard.run_id).await, taken, "the other worker's lease stands");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_queued_run_far_from_running_out_is_left_alone(pool: PgPool) {
+    let business = setup(&pool).await;
+    let heard = announced(&pool, business, Duration::from_secs(60)).await;
+    let other = announced(&pool, business, Duration::from_millis(500)).await;
+    let backlog = Backlog::default();
+    assert!(backlog.push(heard.clone()).await);
+    assert!(backlog.push(other.clone()).await);
+    assert_eq!(backlog.renew(&pool, Duration::from_secs(4)).await.unwrap(), (1, 2));
+    assert_eq!(wake_at(&pool, heard.run_id).await, heard.claim.unwrap(), "untouched");
+    assert_eq!(backlog.next().await.claim, heard.claim, "still first, as heard");
+    assert_ne!(backlog.next().await.claim, other.claim, "the other renewed");
+}
