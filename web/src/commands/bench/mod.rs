@@ -11,6 +11,7 @@ mod procs;
 mod report;
 mod scenarios;
 mod server;
+mod statistics;
 mod yardsticks;
 
 use std::time::Duration;
