@@ -11,7 +11,6 @@ mod procs;
 mod report;
 mod scenarios;
 mod server;
-mod statistics;
 mod yardsticks;
 
 use std::time::Duration;

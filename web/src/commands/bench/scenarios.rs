@@ -12,7 +12,6 @@ use super::load::{self, Kind, Sent, Twilio};
 use super::procs::{self, CpuSample};
 use super::report::{num, pct, Latency, Report, Step};
 use super::server::{Server, BASE_URL};
-use super::statistics::Statistics;
 use super::yardsticks::{self, Yardsticks};
 use super::{Load, Saturation, Scenario, Sleeping};
 use crate::fake_twilio::FakeTwilio;
@@ -35,7 +34,6 @@ struct Rig {
     tw: Arc<Twilio>,
     business: Business,
     yard: Yardsticks,
-    statistics: Statistics,
 }
 
 pub async fn run(scenario: &Scenario, db_url: &str) -> anyhow::Result<Report> {
@@ -49,10 +47,8 @@ pub async fn run(scenario: &Scenario, db_url: &str) -> anyhow::Result<Report> {
     };
     let (peak, rss) = procs::memory_mb(rig.server.pid);
     rig.server.stop().await;
-    let statistics = rig.statistics.describe().await;
     rig.pool.close().await;
     let mut report = result?;
-    report.figure("planner_statistics", "planner statistics of the scratch database", statistics);
     report.figure("server_rss_mb", "server resident memory at the end (MB)", num(rss));
     report.figure("server_peak_rss_mb", "server peak resident memory (MB)", num(peak));
     rig.yard.add_to(&mut report);
@@ -76,10 +72,9 @@ async fn setup(db_url: &str) -> anyhow::Result<Rig> {
     .execute(&pool)
     .await?;
     let yard = yardsticks::measure(&pool).await?;
-    let statistics = Statistics::keep(&pool);
     let server = Server::start(&fake, db_url).await?;
     let tw = Arc::new(Twilio::new(server.addr, BASE_URL, &fake.auth_token, business.twilio_number.as_str())?);
-    Ok(Rig { fake, pool, server, tw, business, yard, statistics })
+    Ok(Rig { fake, pool, server, tw, business, yard })
 }
 
 /// What a fixed-rate load sends and which text answers it.
