@@ -12,8 +12,8 @@ pub mod responder;
 pub mod sms;
 pub mod store;
 pub mod templates;
-#[cfg(test)]
-pub(crate) mod test_db;
+#[cfg(any(test, feature = "test-db"))]
+pub mod test_db;
 pub mod twilio;
 
 use sqlx::PgPool;

@@ -5,36 +5,18 @@
 use std::time::Duration;
 
 use chrono::{DateTime, Utc};
-use rust_decimal::Decimal;
 use sqlx::PgPool;
 use uuid::Uuid;
 
-use activities::domain::{BusinessId, PhoneNumber, RunId, Zone};
-use activities::store::businesses::{self, NewBusiness};
+use activities::domain::{BusinessId, RunId};
 
 use super::backlog::Backlog;
 use super::runs;
 use super::TickInput;
 
 async fn setup(pool: &PgPool) -> BusinessId {
-    underway::run_migrations(pool).await.expect("underway migrations");
-    activities::migrate(pool).await.expect("migrations");
-    let phone = |p: &str| PhoneNumber::parse(p).expect("phone");
-    let b = NewBusiness {
-        name: "Smith's Heating & Air".into(),
-        owner_name: "John Smith".into(),
-        owner_email: "john@example.com".into(),
-        owner_phone: phone("+15125550142"),
-        business_phone: phone("+15125550199"),
-        twilio_number: phone("+15125550100"),
-        timezone: Zone::parse("America/Chicago").expect("zone"),
-        avg_job_value: Decimal::new(35000, 2),
-        services: vec!["AC Repair".into()],
-        ai_greeting: None,
-        call_screening: true,
-        appointment_minutes: 90,
-    };
-    businesses::insert_business(pool, &b).await.expect("business").id
+    activities::test_db::migrated(pool).await;
+    activities::test_db::business(pool, "America/Chicago").await.id
 }
 
 /// A run handed over with `lease`, as a worker hears it announced.
@@ -50,16 +32,22 @@ async fn announced(pool: &PgPool, business: BusinessId, lease: Duration) -> Tick
     TickInput { run_id, token, claim: Some(wake_at(pool, run_id).await), kind: None }
 }
 
+/// A worker's queue holding one run, announced with `lease`.
+async fn one_queued(pool: &PgPool, lease: Duration) -> (Backlog, TickInput) {
+    let business = setup(pool).await;
+    let heard = announced(pool, business, lease).await;
+    let backlog = Backlog::default();
+    assert!(backlog.push(heard.clone()).await);
+    (backlog, heard)
+}
+
 async fn wake_at(pool: &PgPool, id: RunId) -> DateTime<Utc> {
     sqlx::query_scalar("SELECT wake_at FROM workflow_runs WHERE id = $1").bind(id).fetch_one(pool).await.unwrap()
 }
 
 #[sqlx::test(migrations = false)]
 async fn a_queued_run_about_to_run_out_gets_a_new_lease(pool: PgPool) {
-    let business = setup(&pool).await;
-    let heard = announced(&pool, business, Duration::from_millis(500)).await;
-    let backlog = Backlog::default();
-    assert!(backlog.push(heard.clone()).await);
+    let (backlog, heard) = one_queued(&pool, Duration::from_millis(500)).await;
     assert_eq!(backlog.renew(&pool, Duration::from_secs(4)).await.unwrap(), (1, 1));
     let renewed = backlog.next().await;
     let now_in_db = wake_at(&pool, heard.run_id).await;
@@ -69,10 +57,7 @@ async fn a_queued_run_about_to_run_out_gets_a_new_lease(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn a_queued_run_whose_lease_moved_is_dropped(pool: PgPool) {
-    let business = setup(&pool).await;
-    let heard = announced(&pool, business, Duration::from_millis(500)).await;
-    let backlog = Backlog::default();
-    assert!(backlog.push(heard.clone()).await);
+    let (backlog, heard) = one_queued(&pool, Duration::from_millis(500)).await;
     // Another worker took it first and renewed the lease.
     runs::renew_lease(&pool, heard.run_id, heard.token, Duration::from_secs(9)).await.unwrap();
     let taken = wake_at(&pool, heard.run_id).await;
