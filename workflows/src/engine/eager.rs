@@ -5,9 +5,11 @@
 //!
 //! The transaction that starts or signals a run sets `kicked_at`, a lease in
 //! `wake_at` and a new token, and NOTIFYs `callrecover_kick` (PostgreSQL sends
-//! it only if that transaction commits). Every worker process listens; the
-//! first to lock the run with the announced lease still in place runs the tick
-//! and renews the lease each round. Nothing is lost if no one hears: when the
+//! it only if that transaction commits). Every worker process listens and
+//! queues what it hears, renewing the leases of the runs still queued
+//! (`backlog`: a burst waits in the queues instead of running out its leases);
+//! the first to lock the run with the announced lease still in place runs the
+//! tick and renews the lease each round. Nothing is lost if no one hears: when the
 //! lease runs out (no worker was listening, the notification was dropped with
 //! a lost connection, the worker died mid-tick), the timer sweep hands the run
 //! to underway under the same token, exactly as it wakes a sleeping run.
