@@ -106,7 +106,8 @@ impl SmsTransport {
     }
 }
 
-/// Delivers one pending outbox row. Never holds a transaction across the call.
+/// Delivers one pending outbox row: claims it in a commit of its own, then
+/// [`deliver_claimed`]. Never holds a transaction across the call.
 pub async fn deliver(
     pool: &PgPool,
     transport: &SmsTransport,
@@ -117,7 +118,23 @@ pub async fn deliver(
     // The one text an opted-out number still gets is the confirmation of it (47 CFR 64.1200(a)(12)).
     let exempt = m.purpose.as_deref() == Some(OPT_OUT_CONFIRMATION);
     let opt_out_of = (m.audience == "customer" && !exempt).then_some((m.business_id, &m.to_phone));
-    let previous = match messages::claim_for_send(pool, m.id, policy.lease, opt_out_of).await? {
+    let claim = messages::claim_for_send(pool, m.id, policy.lease, opt_out_of).await?;
+    deliver_claimed(pool, transport, m, &claim, cb, policy).await
+}
+
+/// Carries out a claim already committed (by [`messages::claim_for_send`] or
+/// a tick's [`crate::store::run_outbox::claim_run_outbox`]): a held row is
+/// left to its sender, an opted-out one is recorded blocked, a claimed one is
+/// reconciled if a dead sender may have sent it, then sent.
+pub async fn deliver_claimed(
+    pool: &PgPool,
+    transport: &SmsTransport,
+    m: &Message,
+    claim: &Claim,
+    cb: &Callbacks,
+    policy: &RetryPolicy,
+) -> Result<Delivery, DeliverError> {
+    let previous = match claim {
         Claim::Claimed(previous) => previous,
         Claim::Held => return Ok(Delivery::InFlight),
         Claim::OptedOut => {

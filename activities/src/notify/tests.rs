@@ -6,7 +6,7 @@ use sqlx::PgPool;
 
 use super::*;
 use crate::store::businesses::{self, Business};
-use crate::store::messages;
+use crate::store::{messages, run_outbox};
 use crate::test_db;
 
 const CHICAGO: chrono_tz::Tz = chrono_tz::America::Chicago;
@@ -139,7 +139,7 @@ async fn a_held_text_of_a_run_waits_for_that_run(pool: PgPool) {
     let mut n = note(&b, NotifyEvent::QualifiedLead, "alert_qualified:r", chicago("2036-12-01 22:30"));
     n.run_id = Some(run);
     send(&pool, &t, &n).await.unwrap();
-    let outbox = messages::outbox_of_run(&pool, run).await.unwrap();
+    let outbox = run_outbox::outbox_of_run(&pool, run).await.unwrap();
     assert!(outbox.due.is_empty(), "held: not due yet");
     assert_eq!(outbox.next_retry, Some(chicago("2036-12-02 07:00")));
     let lease = std::time::Duration::from_secs(30);

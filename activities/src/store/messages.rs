@@ -67,7 +67,7 @@ pub struct NewOutbound<'a> {
     pub validity_seconds: Option<i32>,
 }
 
-const COLUMNS: &str = "id, business_id, conversation_id, run_id, purpose, direction, audience, from_phone, \
+pub(crate) const COLUMNS: &str = "id, business_id, conversation_id, run_id, purpose, direction, audience, from_phone, \
     to_phone, body, validity_seconds, twilio_message_sid, status, attempts, error_code, last_error, \
     last_attempt_at, next_attempt_at, num_media, created_at";
 
@@ -147,42 +147,6 @@ async fn insert_outbound(db: impl PgExecutor<'_>, m: &OutboxRow<'_>, sender: &st
     .bind(m.not_before)
     .fetch_optional(db)
     .await
-}
-
-/// A run's undelivered texts, as its tick sees them.
-#[derive(Debug, Default)]
-pub struct RunOutbox {
-    /// Due now, oldest first (a `sending` row with no retry scheduled is here
-    /// too: `deliver` finds out whether its sender still holds it).
-    pub due: Vec<Message>,
-    /// The earliest retry among the rows: now for a due `queued` row, a
-    /// scheduled time for one waiting to retry. A row `sending` with no retry
-    /// scheduled is in a sender's hands (maybe a dead one's, until its lease
-    /// runs out) and sets no time: the tick that met it rechecks later on its
-    /// own timer instead of spinning.
-    pub next_retry: Option<DateTime<Utc>>,
-}
-
-#[derive(FromRow)]
-struct PendingRow {
-    #[sqlx(flatten)]
-    message: Message,
-    due: bool,
-    retry_at: Option<DateTime<Utc>>,
-}
-
-/// Both of a tick's questions about its run's outbox, in one statement.
-pub async fn outbox_of_run(db: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result<RunOutbox> {
-    let sql = format!(
-        "SELECT {COLUMNS}, (next_attempt_at IS NULL OR next_attempt_at <= now()) AS due,
-                CASE WHEN status = 'queued' OR next_attempt_at IS NOT NULL
-                     THEN COALESCE(next_attempt_at, now()) END AS retry_at
-         FROM messages WHERE run_id = $1 AND status IN ('queued', 'sending') ORDER BY created_at, id"
-    );
-    let rows: Vec<PendingRow> = sqlx::query_as(&sql).bind(run_id).fetch_all(db).await?;
-    let next_retry = rows.iter().filter_map(|r| r.retry_at).min();
-    let due = rows.into_iter().filter(|r| r.due).map(|r| r.message).collect();
-    Ok(RunOutbox { due, next_retry })
 }
 
 /// Undelivered outbound rows that belong to no run and are due: what the

@@ -14,4 +14,5 @@ pub mod metrics;
 pub mod notifications;
 pub mod opt_outs;
 pub mod reviews;
+pub mod run_outbox;
 pub mod webhook_events;

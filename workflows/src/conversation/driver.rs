@@ -9,7 +9,7 @@ use chrono::Utc;
 use sqlx::PgConnection;
 
 use activities::store::businesses::{self, Business};
-use activities::store::{messages, opt_outs};
+use activities::store::{messages, opt_outs, run_outbox};
 
 use super::effects::apply;
 use super::respond;
@@ -127,10 +127,16 @@ async fn transact(
         tx.commit().await?;
         return Ok(Round::Respond { turn, ctx: Box::new(ctx) });
     }
-    let outbox = messages::outbox_of_run(&mut *tx, run.id).await?;
-    if outbox.due.is_empty() || force_wake.is_some() {
-        let wake = Wake { force: force_wake, retry: outbox.next_retry };
-        schedule(wf, &mut tx, &run, &state, conversation_id, wake).await?;
+    if force_wake.is_some() {
+        let retry = run_outbox::outbox_of_run(&mut *tx, run.id).await?.next_retry;
+        schedule(wf, &mut tx, &run, &state, conversation_id, Wake { force: force_wake, retry }).await?;
+        tx.commit().await?;
+        return Ok(Round::Finished);
+    }
+    // The due texts are claimed with the round's commit, before any send.
+    let outbox = run_outbox::claim_run_outbox(&mut *tx, run.id, wf.0.cfg.retry.lease).await?;
+    if outbox.due.is_empty() {
+        schedule(wf, &mut tx, &run, &state, conversation_id, Wake { force: None, retry: outbox.next_retry }).await?;
         tx.commit().await?;
         return Ok(Round::Finished);
     }

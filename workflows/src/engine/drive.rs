@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use activities::domain::ConversationId;
 use activities::sms::{self, Callbacks, Delivery};
-use activities::store::messages;
+use activities::store::run_outbox::DueText;
 
 use super::runs::{self, RunRow, Save};
 use super::{EngineError, TickInput, Workflows};
@@ -58,22 +58,19 @@ pub(crate) async fn renewing<T>(wf: &Workflows, input: &TickInput, work: impl st
     }
 }
 
-/// Sends due outbox rows, one by one, with no transaction open. Returns true
-/// when one is being sent by another worker right now (look again later).
-pub(crate) async fn deliver_due(
-    wf: &Workflows,
-    input: &TickInput,
-    due: &[messages::Message],
-) -> Result<bool, EngineError> {
+/// Sends the due outbox rows the round claimed, one by one, with no
+/// transaction open. Returns true when one is being sent by another worker
+/// right now (look again later).
+pub(crate) async fn deliver_due(wf: &Workflows, input: &TickInput, due: &[DueText]) -> Result<bool, EngineError> {
     renewing(wf, input, deliver_each(wf, due)).await
 }
 
-async fn deliver_each(wf: &Workflows, due: &[messages::Message]) -> Result<bool, EngineError> {
+async fn deliver_each(wf: &Workflows, due: &[DueText]) -> Result<bool, EngineError> {
     let cfg = &wf.0.cfg;
     let cb = Callbacks { status_url: cfg.status_callback.clone() };
     let mut in_flight = false;
-    for m in due {
-        let outcome = sms::deliver(&wf.0.pool, &cfg.transport, m, &cb, &cfg.retry).await?;
+    for DueText { message: m, claim } in due {
+        let outcome = sms::deliver_claimed(&wf.0.pool, &cfg.transport, m, claim, &cb, &cfg.retry).await?;
         tracing::debug!(message_id = %m.id, ?outcome, "delivery attempt");
         in_flight |= matches!(outcome, Delivery::InFlight);
     }
@@ -95,7 +92,7 @@ pub(crate) struct Next<'a, S> {
     /// a tick that has run many rounds handing over to a fresh one).
     pub force_wake: Option<Duration>,
     /// The earliest retry of the run's undelivered texts
-    /// ([`messages::RunOutbox::next_retry`], read in this transaction).
+    /// ([`activities::store::run_outbox::RunOutbox::next_retry`], read in this transaction).
     pub retry: Option<DateTime<Utc>>,
 }
 

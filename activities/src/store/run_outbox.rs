@@ -1,0 +1,132 @@
+//! A run's undelivered texts as its tick sees them: read, or read and claimed
+//! for sending in the tick's own transaction.
+//!
+//! Claiming in the round's transaction commits the evidence that a send may
+//! happen together with the round, before any provider call, as
+//! [`messages::claim_for_send`] does for one row in a commit of its own — one
+//! statement for the whole outbox instead of one statement and one commit per
+//! text.
+
+use chrono::{DateTime, Utc};
+use sqlx::{FromRow, PgExecutor};
+
+use super::messages::{Claim, Message, COLUMNS};
+use crate::domain::RunId;
+use crate::sms::OPT_OUT_CONFIRMATION;
+
+/// A run's undelivered texts, as its tick sees them.
+#[derive(Debug, Default)]
+pub struct RunOutbox {
+    /// Due now, oldest first (a `sending` row with no retry scheduled is here
+    /// too: `deliver` finds out whether its sender still holds it).
+    pub due: Vec<Message>,
+    /// The earliest retry among the rows: now for a due `queued` row, a
+    /// scheduled time for one waiting to retry. A row `sending` with no retry
+    /// scheduled is in a sender's hands (maybe a dead one's, until its lease
+    /// runs out) and sets no time: the tick that met it rechecks later on its
+    /// own timer instead of spinning.
+    pub next_retry: Option<DateTime<Utc>>,
+}
+
+/// A due text and what the claim found: [`Claim::Claimed`] with the status
+/// it had (send it; `sending` means reconcile first), [`Claim::Held`]
+/// (another sender holds it) or [`Claim::OptedOut`] (nothing was claimed).
+#[derive(Debug, Clone)]
+pub struct DueText {
+    pub message: Message,
+    pub claim: Claim,
+}
+
+/// A run's outbox after [`claim_run_outbox`].
+#[derive(Debug, Default)]
+pub struct ClaimedOutbox {
+    /// Due now, oldest first, each with its claim.
+    pub due: Vec<DueText>,
+    /// As [`RunOutbox::next_retry`], from the rows as they were before the claim.
+    pub next_retry: Option<DateTime<Utc>>,
+}
+
+#[derive(FromRow)]
+struct PendingRow {
+    #[sqlx(flatten)]
+    message: Message,
+    due: bool,
+    retry_at: Option<DateTime<Utc>>,
+}
+
+/// Both of a tick's questions about its run's outbox, in one statement.
+pub async fn outbox_of_run(db: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result<RunOutbox> {
+    let sql = format!(
+        "SELECT {COLUMNS}, (next_attempt_at IS NULL OR next_attempt_at <= now()) AS due,
+                CASE WHEN status = 'queued' OR next_attempt_at IS NOT NULL
+                     THEN COALESCE(next_attempt_at, now()) END AS retry_at
+         FROM messages WHERE run_id = $1 AND status IN ('queued', 'sending') ORDER BY created_at, id"
+    );
+    let rows: Vec<PendingRow> = sqlx::query_as(&sql).bind(run_id).fetch_all(db).await?;
+    let next_retry = rows.iter().filter_map(|r| r.retry_at).min();
+    let due = rows.into_iter().filter(|r| r.due).map(|r| r.message).collect();
+    Ok(RunOutbox { due, next_retry })
+}
+
+#[derive(FromRow)]
+struct ClaimRow {
+    #[sqlx(flatten)]
+    pending: PendingRow,
+    opted: bool,
+    claimed: bool,
+}
+
+/// Reads the run's outbox and claims every due row that may be sent now, in
+/// one statement of the caller's transaction, under the rules of
+/// [`messages::claim_for_send`]: a `queued` row, or a `sending` one whose
+/// retry was scheduled or whose sender's `lease` ran out; never a row to a
+/// customer who opted out (the opt-out confirmation excepted). The rows come
+/// back as they were before the claim (the attempt count of the last attempt).
+/// Commit before sending: the claim is the evidence that a send may happen.
+pub async fn claim_run_outbox(
+    db: impl PgExecutor<'_>,
+    run_id: RunId,
+    lease: std::time::Duration,
+) -> sqlx::Result<ClaimedOutbox> {
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    let sql = format!(
+        "WITH p AS (
+             SELECT {COLUMNS}, (next_attempt_at IS NULL OR next_attempt_at <= now()) AS due,
+                    CASE WHEN status = 'queued' OR next_attempt_at IS NOT NULL
+                         THEN COALESCE(next_attempt_at, now()) END AS retry_at,
+                    (status = 'queued' OR next_attempt_at IS NOT NULL
+                     OR last_attempt_at < now() - make_interval(secs => $2::float8 / 1000)) AS claimable,
+                    (audience = 'customer' AND purpose IS DISTINCT FROM $3 AND EXISTS (
+                        SELECT 1 FROM opt_outs o
+                        WHERE o.phone = m.to_phone AND (o.business_id = m.business_id OR o.business_id IS NULL)))
+                        AS opted
+             FROM messages m WHERE run_id = $1 AND status IN ('queued', 'sending')
+             FOR UPDATE OF m),
+         c AS (
+             UPDATE messages m SET status = 'sending', attempts = m.attempts + 1, last_attempt_at = now(),
+                    next_attempt_at = NULL
+             FROM p WHERE m.id = p.id AND p.due AND p.claimable AND NOT p.opted
+             RETURNING m.id)
+         SELECT p.*, c.id IS NOT NULL AS claimed FROM p LEFT JOIN c ON c.id = p.id ORDER BY p.created_at, p.id"
+    );
+    let rows: Vec<ClaimRow> =
+        sqlx::query_as(&sql).bind(run_id).bind(lease_ms).bind(OPT_OUT_CONFIRMATION).fetch_all(db).await?;
+    let next_retry = rows.iter().filter_map(|r| r.pending.retry_at).min();
+    let due = rows.into_iter().filter(|r| r.pending.due).map(due_text).collect();
+    Ok(ClaimedOutbox { due, next_retry })
+}
+
+fn due_text(r: ClaimRow) -> DueText {
+    let claim = if r.opted {
+        Claim::OptedOut
+    } else if r.claimed {
+        Claim::Claimed(r.pending.message.status.clone())
+    } else {
+        Claim::Held
+    };
+    DueText { message: r.pending.message, claim }
+}
+
+#[cfg(test)]
+#[path = "run_outbox_tests.rs"]
+mod tests;

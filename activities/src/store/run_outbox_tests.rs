@@ -1,0 +1,131 @@
+//! `claim_run_outbox` against a real Postgres: a round claims its due texts
+//! in its own transaction, under the same rules as `claim_for_send`.
+
+use std::time::Duration;
+
+use sqlx::PgPool;
+
+use super::*;
+use crate::domain::{BusinessId, MessageId, PhoneNumber};
+use crate::store::messages::{queue_outbound, queue_row, Audience, NewOutbound, OutboxRow};
+use crate::store::opt_outs;
+use crate::test_db;
+
+const LEASE: Duration = Duration::from_secs(30);
+
+struct Run {
+    business: BusinessId,
+    id: RunId,
+    from: PhoneNumber,
+}
+
+async fn run(pool: &PgPool) -> Run {
+    test_db::migrated(pool).await;
+    let b = test_db::business(pool, "America/Chicago").await;
+    let id: RunId = sqlx::query_scalar(
+        "INSERT INTO workflow_runs (business_id, kind, subject_key, state) VALUES ($1, 'conversation', 'k', '{}') RETURNING id",
+    )
+    .bind(b.id)
+    .fetch_one(pool)
+    .await
+    .unwrap();
+    Run { business: b.id, id, from: b.twilio_number }
+}
+
+async fn text(pool: &PgPool, r: &Run, purpose: &str, to: &PhoneNumber) -> MessageId {
+    let row = NewOutbound {
+        business_id: r.business,
+        conversation_id: None,
+        run_id: r.id,
+        purpose,
+        audience: Audience::Customer,
+        from: &r.from,
+        to,
+        body: "Sorry we missed your call",
+        validity_seconds: None,
+    };
+    queue_outbound(pool, &row).await.unwrap().unwrap()
+}
+
+async fn status_and_attempts(pool: &PgPool, id: MessageId) -> (String, i32) {
+    sqlx::query_as("SELECT status, attempts FROM messages WHERE id = $1").bind(id).fetch_one(pool).await.unwrap()
+}
+
+fn claims(outbox: &ClaimedOutbox) -> Vec<(MessageId, Claim)> {
+    outbox.due.iter().map(|d| (d.message.id, d.claim.clone())).collect()
+}
+
+#[sqlx::test(migrations = false)]
+async fn due_texts_are_claimed_in_order_and_only_once(pool: PgPool) {
+    let r = run(&pool).await;
+    let to = PhoneNumber::parse("+15125550123").unwrap();
+    let first = text(&pool, &r, "text_back", &to).await;
+    let second = text(&pool, &r, "reply_1", &to).await;
+    let mut tx = pool.begin().await.unwrap();
+    let outbox = claim_run_outbox(&mut *tx, r.id, LEASE).await.unwrap();
+    tx.commit().await.unwrap();
+    let queued = Claim::Claimed("queued".into());
+    assert_eq!(claims(&outbox), vec![(first, queued.clone()), (second, queued)]);
+    assert_eq!(outbox.due[0].message.attempts, 0, "rows come back as they were before the claim");
+    assert_eq!(status_and_attempts(&pool, first).await, ("sending".into(), 1));
+    let again = claim_run_outbox(&pool, r.id, LEASE).await.unwrap();
+    assert_eq!(claims(&again), vec![(first, Claim::Held), (second, Claim::Held)], "their sender holds them");
+    assert_eq!(again.next_retry, None, "a held row sets no retry time");
+    assert_eq!(status_and_attempts(&pool, first).await, ("sending".into(), 1));
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_rolled_back_round_claims_nothing(pool: PgPool) {
+    let r = run(&pool).await;
+    let id = text(&pool, &r, "text_back", &PhoneNumber::parse("+15125550123").unwrap()).await;
+    let mut tx = pool.begin().await.unwrap();
+    claim_run_outbox(&mut *tx, r.id, LEASE).await.unwrap();
+    tx.rollback().await.unwrap();
+    assert_eq!(status_and_attempts(&pool, id).await, ("queued".into(), 0));
+}
+
+#[sqlx::test(migrations = false)]
+async fn an_opted_out_customer_is_not_claimed_but_the_confirmation_is(pool: PgPool) {
+    let r = run(&pool).await;
+    let to = PhoneNumber::parse("+15125550123").unwrap();
+    let text_back = text(&pool, &r, "text_back", &to).await;
+    let confirmation = text(&pool, &r, crate::sms::OPT_OUT_CONFIRMATION, &to).await;
+    opt_outs::add_opt_out(&pool, r.business, &to, "said_opt_out").await.unwrap();
+    let outbox = claim_run_outbox(&pool, r.id, LEASE).await.unwrap();
+    let claimed = Claim::Claimed("queued".into());
+    assert_eq!(claims(&outbox), vec![(text_back, Claim::OptedOut), (confirmation, claimed)]);
+    assert_eq!(status_and_attempts(&pool, text_back).await, ("queued".into(), 0));
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_dead_senders_row_is_claimed_after_its_lease_and_a_held_back_one_waits(pool: PgPool) {
+    let r = run(&pool).await;
+    let to = PhoneNumber::parse("+15125550123").unwrap();
+    let stale = text(&pool, &r, "text_back", &to).await;
+    sqlx::query("UPDATE messages SET status = 'sending', attempts = 1, last_attempt_at = now() - interval '31 seconds' WHERE id = $1")
+        .bind(stale)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let later = chrono::Utc::now() + chrono::Duration::hours(2);
+    let owner = PhoneNumber::parse("+15125550199").unwrap();
+    let held = OutboxRow {
+        business_id: r.business,
+        conversation_id: None,
+        run_id: Some(r.id),
+        purpose: "alert_missed_call:r",
+        audience: Audience::Owner,
+        from: &r.from,
+        to: &owner,
+        body: "Missed call",
+        validity_seconds: None,
+        not_before: Some(later),
+    };
+    let held = queue_row(&pool, &held).await.unwrap().unwrap();
+    let outbox = claim_run_outbox(&pool, r.id, LEASE).await.unwrap();
+    assert_eq!(claims(&outbox), vec![(stale, Claim::Claimed("sending".into()))], "reconcile first, then send");
+    let retry = outbox.next_retry.unwrap();
+    assert!((retry - later).num_milliseconds().abs() < 1000, "the held row's time: {retry}");
+    assert_eq!(status_and_attempts(&pool, stale).await, ("sending".into(), 2));
+    assert_eq!(status_and_attempts(&pool, held).await, ("queued".into(), 0));
+}
