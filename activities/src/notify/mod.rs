@@ -70,7 +70,8 @@ pub enum NotifyError {
 
 /// Records and queues one notification in the caller's transaction. A second
 /// call with the same business and key does nothing and returns None.
-/// Paused or cancelled businesses get the feed row but no SMS or email.
+/// Paused or cancelled businesses get the feed row but no SMS or email. The
+/// owner's preferences are those of `n.business` as it was read.
 pub async fn notify(
     conn: &mut PgConnection,
     templates: &Templates,
@@ -80,7 +81,7 @@ pub async fn notify(
     // Rendered before any write: a template error leaves nothing half-made.
     let words = render(templates, n.event, &ctx)?;
     let b = n.business;
-    let prefs = notifications::prefs(&mut *conn, b.id).await?.unwrap_or_default();
+    let prefs = b.prefs();
     let release = release_at(&prefs, b.timezone.tz(), n.now, n.event.urgent());
     let held = (release > n.now).then_some(release);
     let mut stored = n.data.clone();

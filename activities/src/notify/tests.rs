@@ -101,11 +101,13 @@ async fn preferences_turn_channels_off(pool: PgPool) {
     let (b, t) = setup(&pool).await;
     let prefs = NotificationPrefs { sms: false, ..Default::default() };
     notifications::set_prefs(&pool, b.id, &prefs).await.unwrap();
+    let b = businesses::get_business(&pool, b.id).await.unwrap().unwrap();
     send(&pool, &t, &note(&b, NotifyEvent::HumanNeeded, "k1", chicago("2026-12-01 12:00"))).await.unwrap();
     assert_eq!(count(&pool, "SELECT count(*) FROM messages").await, 0, "sms off: no text");
     assert_eq!(count(&pool, "SELECT count(*) FROM email_outbox").await, 1);
     let prefs = NotificationPrefs { email: false, ..Default::default() };
     notifications::set_prefs(&pool, b.id, &prefs).await.unwrap();
+    let b = businesses::get_business(&pool, b.id).await.unwrap().unwrap();
     send(&pool, &t, &note(&b, NotifyEvent::HumanNeeded, "k2", chicago("2026-12-01 12:00"))).await.unwrap();
     assert_eq!(count(&pool, "SELECT count(*) FROM messages").await, 1);
     assert_eq!(count(&pool, "SELECT count(*) FROM email_outbox").await, 1, "email off: no new email");

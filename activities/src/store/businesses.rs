@@ -6,6 +6,7 @@ use serde::Serialize;
 use sqlx::{types::Json, FromRow, PgExecutor};
 
 use crate::domain::{BusinessHours, BusinessId, PhoneNumber, Zone};
+use crate::notify::NotificationPrefs;
 
 #[derive(Debug, Clone, FromRow, Serialize)]
 pub struct Business {
@@ -30,6 +31,10 @@ pub struct Business {
     /// How long one booked appointment lasts (15–600, default 90).
     pub appointment_minutes: i32,
     pub created_at: DateTime<Utc>,
+    /// As stored; [`Business::prefs`] reads it. Read with the row so a tick
+    /// that notifies the owner does not read the business twice.
+    #[serde(skip)]
+    pub notification_prefs: Json<serde_json::Value>,
 }
 
 impl Business {
@@ -40,6 +45,11 @@ impl Business {
 
     pub fn is_open_at(&self, at: DateTime<Utc>) -> bool {
         self.business_hours.0.is_open(at, self.timezone.tz())
+    }
+
+    /// The owner's notification preferences, as of when the row was read.
+    pub fn prefs(&self) -> NotificationPrefs {
+        NotificationPrefs::from_json(&self.notification_prefs.0)
     }
 }
 
@@ -63,7 +73,8 @@ pub struct NewBusiness {
 
 const COLUMNS: &str = "id, name, owner_name, owner_email, owner_phone, business_phone, twilio_number, \
     timezone, business_hours, services, avg_job_value, ai_greeting, ai_instructions, call_screening, \
-    owner_status, owner_window_seconds, disclose_bot, subscription_status, appointment_minutes, created_at";
+    owner_status, owner_window_seconds, disclose_bot, subscription_status, appointment_minutes, created_at, \
+    notification_prefs";
 
 pub async fn insert_business(db: impl PgExecutor<'_>, b: &NewBusiness) -> sqlx::Result<Business> {
     let sql = format!(
