@@ -178,3 +178,47 @@ async fn the_callers_state_sets_the_zone_their_daytime_texts_follow(pool: PgPool
     assert_eq!(zone.as_deref(), Some("America/Los_Angeles"));
     app.stop().await;
 }
+
+/// The follow-up the text-back schedules keeps the caller's daytime (their
+/// zone, from Twilio's FromState), not the business's: the tick keeps the
+/// zone the conversation's open found for its later rounds.
+#[sqlx::test(migrations = false)]
+async fn the_first_follow_up_keeps_the_callers_daytime_not_the_businesss(pool: PgPool) {
+    use chrono::{DateTime, Utc};
+    use workflows::conversation::transition::within_window;
+    let app = TestApp::spawn(pool).await;
+    let delay = chrono::Duration::hours(2); // the first of the default follow-up delays
+    let ny = chrono_tz::America::New_York;
+    // A business zone whose day is New York's night two hours from now, and the other way round.
+    let daytime = |at: DateTime<Utc>, tz: chrono_tz::Tz| within_window(at, tz) == at;
+    let soon = Utc::now() + delay;
+    let business_zone = (-12..=12)
+        .map(|h: i32| if h == 0 { "Etc/GMT".to_owned() } else { format!("Etc/GMT{:+}", -h) })
+        .map(|name| name.parse::<chrono_tz::Tz>().unwrap())
+        .find(|&tz| (0..3).all(|m| daytime(soon + chrono::Duration::minutes(m), tz) != daytime(soon, ny)))
+        .expect("some whole-hour zone has New York's night for day");
+    sqlx::query("UPDATE businesses SET timezone = $1").bind(business_zone.name()).execute(&app.pool).await.unwrap();
+    let caller = new_caller();
+    let sid = new_call_sid();
+    let r = app
+        .post_twilio(
+            "/webhook/voice/incoming",
+            &[("CallSid", &sid), ("From", &caller), ("To", TWILIO_NUMBER), ("FromState", "NY")],
+        )
+        .await;
+    let action = path_of(&attr(&r.text().await.unwrap(), "Dial", "action").unwrap());
+    app.dial_ended(&action, &sid, &caller, "no-answer", "false").await;
+    assert_eq!(app.wait_for_sms(&caller, 1, WAIT).await.len(), 1);
+    app.settle(WAIT).await;
+    let (text_back_at, next_at): (String, String) = sqlx::query_as(
+        "SELECT state->>'text_back_at', state->>'next_at' FROM workflow_runs WHERE kind = 'conversation'",
+    )
+    .fetch_one(&app.pool)
+    .await
+    .unwrap();
+    let due = text_back_at.parse::<DateTime<Utc>>().unwrap() + delay;
+    let next_at = next_at.parse::<DateTime<Utc>>().unwrap();
+    assert_eq!(next_at, within_window(due, ny), "in the caller's daytime (business zone {})", business_zone.name());
+    assert_ne!(next_at, within_window(due, business_zone), "not the business's");
+    app.stop().await;
+}

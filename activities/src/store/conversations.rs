@@ -26,9 +26,9 @@ impl LeadSource {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Opened {
     /// A new conversation (and lead, if the caller was new) was created.
-    Created { conversation_id: ConversationId, lead_id: LeadId },
+    Created { conversation_id: ConversationId, lead_id: LeadId, zone: Option<crate::domain::Zone> },
     /// The caller already had an open conversation; the call was attached to it.
-    Joined { conversation_id: ConversationId, lead_id: LeadId },
+    Joined { conversation_id: ConversationId, lead_id: LeadId, zone: Option<crate::domain::Zone> },
 }
 
 #[derive(Debug, Clone, FromRow)]
@@ -42,7 +42,8 @@ pub struct LeadSummary {
 
 /// Finds or creates the lead (with `zone`, the caller's own time zone when
 /// known, unless the lead has one), then opens a conversation unless one is
-/// open; the common case, a new conversation, is one statement.
+/// open; the common case, a new conversation, is one statement. The lead's
+/// zone comes back with it, as [`lead_zone`] would read it.
 #[allow(clippy::too_many_arguments)]
 pub async fn open_conversation(
     conn: &mut PgConnection,
@@ -53,19 +54,19 @@ pub async fn open_conversation(
     call_id: Option<CallId>,
     zone: Option<crate::domain::Zone>,
 ) -> sqlx::Result<Opened> {
-    let (lead_id, created): (LeadId, Option<ConversationId>) = sqlx::query_as(
+    let (lead_id, zone, created): (LeadId, Option<crate::domain::Zone>, Option<ConversationId>) = sqlx::query_as(
         "WITH l AS (
              INSERT INTO leads (business_id, phone, source, estimated_value, time_zone)
              VALUES ($1, $2, $3, $4, $6)
              ON CONFLICT (business_id, phone) DO UPDATE
                 SET status = CASE WHEN leads.status IN ('unresponsive', 'lost') THEN 'new' ELSE leads.status END,
                     time_zone = COALESCE(leads.time_zone, EXCLUDED.time_zone)
-             RETURNING id),
+             RETURNING id, time_zone),
          c AS (
              INSERT INTO conversations (business_id, lead_id, call_id) SELECT $1, id, $5 FROM l
              ON CONFLICT (business_id, lead_id) WHERE status IN ('active', 'human_active', 'follow_up')
              DO NOTHING RETURNING id)
-         SELECT l.id, (SELECT id FROM c) FROM l",
+         SELECT l.id, l.time_zone, (SELECT id FROM c) FROM l",
     )
     .bind(business_id)
     .bind(phone)
@@ -76,14 +77,14 @@ pub async fn open_conversation(
     .fetch_one(&mut *conn)
     .await?;
     if let Some(conversation_id) = created {
-        return Ok(Opened::Created { conversation_id, lead_id });
+        return Ok(Opened::Created { conversation_id, lead_id, zone });
     }
     let conversation_id =
         open_conversation_of_lead(&mut *conn, business_id, lead_id).await?.ok_or(sqlx::Error::RowNotFound)?;
     if let Some(call_id) = call_id {
         attach_call(&mut *conn, business_id, conversation_id, call_id).await?;
     }
-    Ok(Opened::Joined { conversation_id, lead_id })
+    Ok(Opened::Joined { conversation_id, lead_id, zone })
 }
 
 async fn open_conversation_of_lead(

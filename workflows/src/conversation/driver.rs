@@ -8,6 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use sqlx::PgConnection;
 
+use activities::domain::{LeadId, Zone};
 use activities::store::businesses::{self, Business};
 use activities::store::{messages, opt_outs, run_outbox};
 
@@ -24,10 +25,9 @@ pub(crate) async fn tick(wf: &Workflows, input: &TickInput) -> Result<(), Engine
     let mut recheck = None;
     let mut injected = None;
     let mut input = input.clone();
-    // Read once per tick: a tick lasts milliseconds (or one model call).
-    let mut business = None;
+    let mut memo = Memo::default();
     for _ in 0..MAX_ROUNDS {
-        let r = round(wf, &input, &mut business, recheck.take(), injected.take()).await?;
+        let r = round(wf, &input, &mut memo, recheck.take(), injected.take()).await?;
         input = input.claimed();
         match r {
             Round::Finished => return Ok(()),
@@ -46,7 +46,17 @@ pub(crate) async fn tick(wf: &Workflows, input: &TickInput) -> Result<(), Engine
         }
     }
     // Still work after many rounds: hand over to a fresh tick rather than spin.
-    round(wf, &input, &mut business, Some(Duration::ZERO), None).await.map(|_| ())
+    round(wf, &input, &mut memo, Some(Duration::ZERO), None).await.map(|_| ())
+}
+
+/// What a tick reads once and keeps for its later rounds: a tick lasts
+/// milliseconds (or one model call).
+#[derive(Default)]
+struct Memo {
+    business: Option<Business>,
+    /// The lead's own time zone (None: the business's), as the open or the
+    /// first read of it found it.
+    lead_zone: Option<(LeadId, Option<Zone>)>,
 }
 
 enum Round {
@@ -59,29 +69,31 @@ enum Round {
 async fn round(
     wf: &Workflows,
     input: &TickInput,
-    cached: &mut Option<Business>,
+    memo: &mut Memo,
     force_wake: Option<Duration>,
     injected: Option<Event>,
 ) -> Result<Round, EngineError> {
     let Some((mut tx, run)) = drive::lock_for_tick(wf, input).await? else {
         return Ok(Round::Finished);
     };
-    let business = match cached.take() {
+    let business = match memo.business.take() {
         Some(b) if b.id == run.business_id => b,
         _ => businesses::get_business(&mut *tx, run.business_id).await?.ok_or(EngineError::BusinessMissing(run.id))?,
     };
-    let result = transact(wf, input, tx, run, &business, force_wake, injected).await;
-    *cached = Some(business);
+    let result = transact(wf, input, tx, run, &business, &mut memo.lead_zone, force_wake, injected).await;
+    memo.business = Some(business);
     result
 }
 
 /// The round's transaction, from the locked run to its commit.
+#[allow(clippy::too_many_arguments)]
 async fn transact(
     wf: &Workflows,
     input: &TickInput,
     mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
     run: RunRow,
     business: &Business,
+    lead_zone: &mut Option<(LeadId, Option<Zone>)>,
     force_wake: Option<Duration>,
     injected: Option<Event>,
 ) -> Result<Round, EngineError> {
@@ -94,7 +106,7 @@ async fn transact(
     let now = Utc::now();
     let ctx = Ctx {
         now,
-        tz: recipient_zone(&mut tx, business, &state).await?,
+        tz: recipient_zone(&mut tx, business, &state, lead_zone).await?,
         reply_delay: reply_delay(business, now),
         follow_ups: wf.0.cfg.follow_ups,
     };
@@ -114,6 +126,9 @@ async fn transact(
             if let Some(follow) = apply(wf, &mut tx, &run, business, (&state, &d.state), cmd).await? {
                 if let Event::Opened { conversation_id: c, .. } | Event::Joined { conversation_id: c } = &follow {
                     conversation_id = Some(*c);
+                }
+                if let Event::Opened { lead_id, zone, .. } = &follow {
+                    *lead_zone = Some((*lead_id, *zone));
                 }
                 queue.push_back(follow);
             }
@@ -196,11 +211,12 @@ fn signal_kind(s: &crate::engine::control::PendingSignal) -> Option<SignalKind> 
 }
 
 /// Non-reply texts keep 08:00-20:00 in the customer's zone when Twilio told
-/// us their state, else in the business's.
+/// us their state, else in the business's. The lead's zone is read once a tick.
 async fn recipient_zone(
     conn: &mut PgConnection,
     business: &Business,
     state: &State,
+    memo: &mut Option<(LeadId, Option<Zone>)>,
 ) -> Result<chrono_tz::Tz, EngineError> {
     let lead_id = match state {
         State::Greeting { lead_id, .. }
@@ -209,7 +225,11 @@ async fn recipient_zone(
         | State::Human { lead_id, .. } => *lead_id,
         _ => return Ok(business.timezone.tz()),
     };
-    let zone = activities::store::conversations::lead_zone(&mut *conn, business.id, lead_id).await?;
+    let zone = match *memo {
+        Some((known, zone)) if known == lead_id => zone,
+        _ => activities::store::conversations::lead_zone(&mut *conn, business.id, lead_id).await?,
+    };
+    *memo = Some((lead_id, zone));
     Ok(zone.unwrap_or(business.timezone).tz())
 }
 

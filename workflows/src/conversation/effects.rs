@@ -171,13 +171,13 @@ async fn open(
     let zone = state_code.as_deref().and_then(activities::domain::us_state::zone_of_state);
     let value = business.avg_job_value;
     let opened = conversations::open_conversation(conn, business.id, caller, source, value, *call_id, zone).await?;
-    let (conversation_id, lead_id, created) = match opened {
-        Opened::Created { conversation_id, lead_id } => (conversation_id, lead_id, true),
-        Opened::Joined { conversation_id, lead_id } => (conversation_id, lead_id, false),
+    let (conversation_id, lead_id, zone, created) = match opened {
+        Opened::Created { conversation_id, lead_id, zone } => (conversation_id, lead_id, zone, true),
+        Opened::Joined { conversation_id, lead_id, zone } => (conversation_id, lead_id, zone, false),
     };
     if call_id.is_some() {
         return Ok(Some(if created {
-            Event::Opened { conversation_id, lead_id }
+            Event::Opened { conversation_id, lead_id, zone }
         } else {
             Event::Joined { conversation_id }
         }));
@@ -194,7 +194,7 @@ async fn open(
             return Ok(Some(Event::Joined { conversation_id }));
         }
     }
-    Ok(Some(Event::Opened { conversation_id, lead_id }))
+    Ok(Some(Event::Opened { conversation_id, lead_id, zone }))
 }
 
 fn caller_and_conversation(s: &State) -> (Option<&PhoneNumber>, Option<ConversationId>) {

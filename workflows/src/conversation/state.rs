@@ -5,7 +5,7 @@ use serde::{Deserialize, Serialize};
 
 use activities::booking::choice::Preference;
 use activities::booking::Slot;
-use activities::domain::{AppointmentId, CallId, ConversationId, LeadId, MessageId, PhoneNumber};
+use activities::domain::{AppointmentId, CallId, ConversationId, LeadId, MessageId, PhoneNumber, Zone};
 use activities::responder::Reply;
 
 /// Where a conversation workflow stands. Persisted as JSONB on its run.
@@ -150,8 +150,9 @@ pub enum SignalKind {
 pub enum Event {
     /// The run was woken (start, timer or retry) with these facts.
     Wake(WakeFacts),
-    /// A conversation was opened for the caller.
-    Opened { conversation_id: ConversationId, lead_id: LeadId },
+    /// A conversation was opened for the caller; `zone` is the lead's own
+    /// time zone (None: the business's), kept by the tick for its later rounds.
+    Opened { conversation_id: ConversationId, lead_id: LeadId, zone: Option<Zone> },
     /// The caller already had one; the call was attached to it.
     Joined { conversation_id: ConversationId },
     /// The outbox row with this purpose reached a final state.

@@ -124,7 +124,7 @@ const RESULTS: [DeliveryResult; 4] = {
 fn all_events() -> Vec<Event> {
     let mut events: Vec<Event> = (0..8u8).map(|b| wake(b & 1 != 0, b & 2 != 0, b & 4 != 0)).collect();
     let (conversation_id, lead_id) = new_ids();
-    events.push(Event::Opened { conversation_id, lead_id });
+    events.push(Event::Opened { conversation_id, lead_id, zone: None });
     events.push(Event::Joined { conversation_id });
     let purposes = ["text_back", "owner_missed_call", "owner_call_back", "follow_up_1"];
     for purpose in purposes {
@@ -205,7 +205,7 @@ fn an_inactive_business_beats_opt_out_which_beats_a_landline() {
 #[test]
 fn an_opened_conversation_greets_the_caller_and_alerts_the_owner() {
     let ids @ (conversation_id, lead_id) = new_ids();
-    let opened = Event::Opened { conversation_id, lead_id };
+    let opened = Event::Opened { conversation_id, lead_id, zone: None };
     let d = step(&start(), &opened, &ctx(june(15, 10, 0)));
     let commands = vec![text(TextKind::TextBack), text(TextKind::OwnerMissedCall)];
     expect(&d, greeting(ids), commands);

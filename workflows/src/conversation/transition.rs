@@ -72,10 +72,10 @@ fn step_outside_turns(state: &State, event: &Event, ctx: &Ctx) -> Decision {
             done(Outcome::Notified, vec![Command::Text(TextKind::Notice(*notice))], "notice_sent")
         }
         (State::Start { .. }, Event::Wake(f)) => start(state, *f),
-        (State::Start { call_id: None, caller, .. }, Event::Opened { conversation_id, lead_id }) => {
+        (State::Start { call_id: None, caller, .. }, Event::Opened { conversation_id, lead_id, .. }) => {
             super::turns::first_text(*conversation_id, *lead_id, caller, ctx)
         }
-        (State::Start { caller, .. }, Event::Opened { conversation_id, lead_id }) => Decision {
+        (State::Start { caller, .. }, Event::Opened { conversation_id, lead_id, .. }) => Decision {
             state: State::Greeting { conversation_id: *conversation_id, lead_id: *lead_id, caller: caller.clone() },
             commands: vec![Command::Text(TextKind::TextBack), Command::Text(TextKind::OwnerMissedCall)],
             note: "conversation_opened",
