@@ -73,7 +73,7 @@ async fn a_landline_is_marked_not_textable_and_the_owner_is_told_to_call_back(po
     app.missed_call(&caller, "no-answer").await;
     let owner = app.wait_for_sms(OWNER_PHONE, 2, WAIT).await;
     assert_eq!(owner.len(), 2, "the missed-call alert and the call-back request");
-    assert!(owner.iter().any(|m| m.body.contains("please call them back")), "{owner:?}");
+    assert!(owner.iter().any(|m| m.body.contains("(it looks like a landline), so please call them back")), "{owner:?}");
     assert_eq!(app.fake.attempts().iter().filter(|(to, _)| *to == caller).count(), 1);
     assert_eq!(app.count("SELECT count(*) FROM unreachable_numbers WHERE error_code = 21614").await, 1);
     // The next missed call from that landline goes straight to a call-back alert.
@@ -97,6 +97,8 @@ async fn other_4xx_are_recorded_and_not_retried(pool: PgPool) {
     app.settle(WAIT).await;
     tokio::time::sleep(Duration::from_millis(300)).await;
     assert_eq!(app.fake.attempts().iter().filter(|(to, _)| *to == caller).count(), 1);
+    let owner = app.fake.sent_to(OWNER_PHONE);
+    assert!(owner.iter().any(|m| m.body.contains("(the text was refused), so please call them back")), "{owner:?}");
     assert_eq!(
         app.count(
             "SELECT count(*) FROM messages WHERE purpose = 'text_back' AND status = 'failed' AND error_code = 21602"

@@ -9,6 +9,7 @@ use chrono::Utc;
 use sqlx::PgConnection;
 
 use activities::domain::{LeadId, Zone};
+use activities::sms::Delivery;
 use activities::store::businesses::{self, Business};
 use activities::store::{messages, opt_outs, run_outbox};
 
@@ -20,6 +21,9 @@ use crate::engine::drive::{self, Next};
 use crate::engine::runs::{self, RunRow};
 use crate::engine::tick::{IN_FLIGHT_RECHECK, MAX_ROUNDS};
 use crate::engine::{EngineError, TickInput, Workflows};
+
+/// The text-back's outbox purpose.
+const TEXT_BACK: &str = "text_back";
 
 pub(crate) async fn tick(wf: &Workflows, input: &TickInput) -> Result<(), EngineError> {
     let mut recheck = None;
@@ -57,6 +61,9 @@ struct Memo {
     /// The lead's own time zone (None: the business's), as the open or the
     /// first read of it found it.
     lead_zone: Option<(LeadId, Option<Zone>)>,
+    /// What the text-back just sent came to, for the very next round (which
+    /// then need not read it back); taken by that round.
+    text_back: Option<DeliveryResult>,
 }
 
 enum Round {
@@ -80,7 +87,7 @@ async fn round(
         Some(b) if b.id == run.business_id => b,
         _ => businesses::get_business(&mut *tx, run.business_id).await?.ok_or(EngineError::BusinessMissing(run.id))?,
     };
-    let result = transact(wf, input, tx, run, &business, &mut memo.lead_zone, force_wake, injected).await;
+    let result = transact(wf, input, tx, run, &business, memo, force_wake, injected).await;
     memo.business = Some(business);
     result
 }
@@ -93,20 +100,20 @@ async fn transact(
     mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
     run: RunRow,
     business: &Business,
-    lead_zone: &mut Option<(LeadId, Option<Zone>)>,
+    memo: &mut Memo,
     force_wake: Option<Duration>,
     injected: Option<Event>,
 ) -> Result<Round, EngineError> {
     let mut state: State = run.state().map_err(|e| EngineError::State(run.id, e))?;
     let mut conversation_id = run.conversation_id;
-    let mut queue = observe(&mut tx, &run, business, &state).await?;
+    let mut queue = observe(&mut tx, &run, business, &state, memo.text_back.take()).await?;
     if let Some(e) = injected {
         queue.push_front(e);
     }
     let now = Utc::now();
     let ctx = Ctx {
         now,
-        tz: recipient_zone(&mut tx, business, &state, lead_zone).await?,
+        tz: recipient_zone(&mut tx, business, &state, &mut memo.lead_zone).await?,
         reply_delay: reply_delay(business, now),
         follow_ups: wf.0.cfg.follow_ups,
     };
@@ -128,7 +135,7 @@ async fn transact(
                     conversation_id = Some(*c);
                 }
                 if let Event::Opened { lead_id, zone, .. } = &follow {
-                    *lead_zone = Some((*lead_id, *zone));
+                    memo.lead_zone = Some((*lead_id, *zone));
                 }
                 queue.push_back(follow);
             }
@@ -157,16 +164,20 @@ async fn transact(
     }
     runs::save_state(&mut tx, run.id, &state, conversation_id, wf.lease()).await?;
     tx.commit().await?;
-    let in_flight = drive::deliver_due(wf, input, &outbox.due).await?;
-    Ok(Round::Delivered { in_flight })
+    let outcomes = drive::deliver_due(wf, input, &outbox.due).await?;
+    let text_back = outbox.due.iter().zip(&outcomes).find(|(d, _)| d.message.purpose.as_deref() == Some(TEXT_BACK));
+    memo.text_back = text_back.and_then(|(_, outcome)| delivery_result(outcome));
+    Ok(Round::Delivered { in_flight: drive::in_flight(&outcomes) })
 }
 
-/// Turns what the database shows into events for the transition.
+/// Turns what the database shows into events for the transition; a
+/// text-back this tick just sent is known without reading it back.
 async fn observe(
     conn: &mut PgConnection,
     run: &RunRow,
     business: &Business,
     state: &State,
+    text_back: Option<DeliveryResult>,
 ) -> Result<VecDeque<Event>, EngineError> {
     let mut events = VecDeque::new();
     for s in crate::engine::control::take_signals(&mut *conn, run).await? {
@@ -182,10 +193,14 @@ async fn observe(
             events.push_back(Event::Wake(facts));
         }
         State::Greeting { .. } => {
-            if let Some(m) = messages::by_purpose(&mut *conn, run.id, "text_back").await? {
-                if let Some(result) = final_result(&m.status, m.error_code) {
-                    events.push_back(Event::Delivered { purpose: "text_back".into(), result });
-                }
+            let result = match text_back {
+                Some(known) => Some(known),
+                None => messages::by_purpose(&mut *conn, run.id, TEXT_BACK)
+                    .await?
+                    .and_then(|m| final_result(&m.status, m.error_code)),
+            };
+            if let Some(result) = result {
+                events.push_back(Event::Delivered { purpose: TEXT_BACK.into(), result });
             }
         }
         State::Notice { .. } => {
@@ -240,6 +255,17 @@ fn reply_delay(business: &Business, now: chrono::DateTime<Utc>) -> chrono::Durat
         chrono::Duration::seconds(i64::from(business.owner_window_seconds.max(0)))
     } else {
         chrono::Duration::zero()
+    }
+}
+
+/// A delivery attempt's outcome as the transition sees it: None while it is not final.
+fn delivery_result(d: &Delivery) -> Option<DeliveryResult> {
+    match d {
+        Delivery::Sent { .. } => Some(DeliveryResult::Sent),
+        Delivery::Blocked | Delivery::OptedOut => Some(DeliveryResult::OptedOut),
+        Delivery::Unreachable => Some(DeliveryResult::Unreachable),
+        Delivery::Failed => Some(DeliveryResult::Failed),
+        Delivery::RetryAt(_) | Delivery::InFlight => None,
     }
 }
 

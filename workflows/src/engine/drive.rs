@@ -59,22 +59,30 @@ pub(crate) async fn renewing<T>(wf: &Workflows, input: &TickInput, work: impl st
 }
 
 /// Sends the due outbox rows the round claimed, one by one, with no
-/// transaction open. Returns true when one is being sent by another worker
-/// right now (look again later).
-pub(crate) async fn deliver_due(wf: &Workflows, input: &TickInput, due: &[DueText]) -> Result<bool, EngineError> {
+/// transaction open. Returns what each came to, in their order.
+pub(crate) async fn deliver_due(
+    wf: &Workflows,
+    input: &TickInput,
+    due: &[DueText],
+) -> Result<Vec<Delivery>, EngineError> {
     renewing(wf, input, deliver_each(wf, due)).await
 }
 
-async fn deliver_each(wf: &Workflows, due: &[DueText]) -> Result<bool, EngineError> {
+async fn deliver_each(wf: &Workflows, due: &[DueText]) -> Result<Vec<Delivery>, EngineError> {
     let cfg = &wf.0.cfg;
     let cb = Callbacks { status_url: cfg.status_callback.clone() };
-    let mut in_flight = false;
+    let mut outcomes = Vec::with_capacity(due.len());
     for DueText { message: m, claim } in due {
         let outcome = sms::deliver_claimed(&wf.0.pool, &cfg.transport, m, claim, &cb, &cfg.retry).await?;
         tracing::debug!(message_id = %m.id, ?outcome, "delivery attempt");
-        in_flight |= matches!(outcome, Delivery::InFlight);
+        outcomes.push(outcome);
     }
-    Ok(in_flight)
+    Ok(outcomes)
+}
+
+/// True when a text is being sent by another worker right now (look again later).
+pub(crate) fn in_flight(outcomes: &[Delivery]) -> bool {
+    outcomes.iter().any(|o| matches!(o, Delivery::InFlight))
 }
 
 /// How a round leaves its run.

@@ -80,7 +80,8 @@ async fn round(wf: &Workflows, input: &TickInput, force_wake: Option<Duration>) 
     }
     runs::save_state(&mut tx, run.id, &state, None, wf.lease()).await?;
     tx.commit().await?;
-    Ok(Round::Delivered { in_flight: drive::deliver_due(wf, input, &outbox.due).await? })
+    let outcomes = drive::deliver_due(wf, input, &outbox.due).await?;
+    Ok(Round::Delivered { in_flight: drive::in_flight(&outcomes) })
 }
 
 /// Feeds what the database shows into the transition and carries out its commands.
