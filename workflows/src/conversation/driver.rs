@@ -118,7 +118,7 @@ async fn transact(
         follow_ups: wf.0.cfg.follow_ups,
     };
     let mut respond_turn = None;
-    // The round's history, written in one statement before it commits.
+    // The round's history, written by the statement that saves the run.
     let mut notes = Vec::new();
     while let Some(event) = queue.pop_front() {
         let d = step(&state, &event, &ctx);
@@ -142,27 +142,29 @@ async fn transact(
         }
         state = d.state;
     }
-    runs::record_events(&mut *tx, run.business_id, run.id, &notes).await?;
+    let key = (run.business_id, run.id);
     if let Some(turn) = respond_turn {
         let ctx = respond::load(&mut tx, business, &state).await?;
-        runs::save_state(&mut tx, run.id, &state, conversation_id, wf.lease()).await?;
+        runs::save_state(&mut tx, key, &state, conversation_id, wf.lease(), &notes).await?;
         tx.commit().await?;
         return Ok(Round::Respond { turn, ctx: Box::new(ctx) });
     }
     if force_wake.is_some() {
         let retry = run_outbox::outbox_of_run(&mut *tx, run.id).await?.next_retry;
-        schedule(wf, &mut tx, &run, &state, conversation_id, Wake { force: force_wake, retry }).await?;
+        let wake = Wake { force: force_wake, retry, notes: &notes };
+        schedule(wf, &mut tx, &run, &state, conversation_id, wake).await?;
         tx.commit().await?;
         return Ok(Round::Finished);
     }
     // The due texts are claimed with the round's commit, before any send.
     let outbox = run_outbox::claim_run_outbox(&mut *tx, run.id, wf.0.cfg.retry.lease).await?;
     if outbox.due.is_empty() {
-        schedule(wf, &mut tx, &run, &state, conversation_id, Wake { force: None, retry: outbox.next_retry }).await?;
+        let wake = Wake { force: None, retry: outbox.next_retry, notes: &notes };
+        schedule(wf, &mut tx, &run, &state, conversation_id, wake).await?;
         tx.commit().await?;
         return Ok(Round::Finished);
     }
-    runs::save_state(&mut tx, run.id, &state, conversation_id, wf.lease()).await?;
+    runs::save_state(&mut tx, key, &state, conversation_id, wf.lease(), &notes).await?;
     tx.commit().await?;
     let outcomes = drive::deliver_due(wf, input, &outbox.due).await?;
     let text_back = outbox.due.iter().zip(&outcomes).find(|(d, _)| d.message.purpose.as_deref() == Some(TEXT_BACK));
@@ -280,9 +282,10 @@ fn final_result(status: &str, code: Option<i32>) -> Option<DeliveryResult> {
 }
 
 /// What besides the state's own timer may wake the run.
-struct Wake {
+struct Wake<'a> {
     force: Option<Duration>,
     retry: Option<chrono::DateTime<Utc>>,
+    notes: &'a runs::Notes<'a>,
 }
 
 /// Ends the run, or sets its next wake-up (engine-level; the conversation
@@ -293,7 +296,7 @@ async fn schedule(
     run: &RunRow,
     state: &State,
     conversation_id: Option<activities::domain::ConversationId>,
-    wake: Wake,
+    wake: Wake<'_>,
 ) -> Result<(), EngineError> {
     let idle_status = match state {
         State::Done { .. } => "completed",
@@ -308,6 +311,7 @@ async fn schedule(
         conversation_id,
         force_wake: wake.force,
         retry: wake.retry,
+        notes: wake.notes,
     };
     drive::schedule(wf, conn, run, &next).await
 }

@@ -13,7 +13,7 @@ use activities::domain::ConversationId;
 use activities::sms::{self, Callbacks, Delivery};
 use activities::store::run_outbox::DueText;
 
-use super::runs::{self, RunRow, Save};
+use super::runs::{self, Notes, RunRow, Save};
 use super::{EngineError, TickInput, Workflows};
 
 /// Opens a round: a transaction holding the run's row lock, if the run exists
@@ -102,10 +102,13 @@ pub(crate) struct Next<'a, S> {
     /// The earliest retry of the run's undelivered texts
     /// ([`activities::store::run_outbox::RunOutbox::next_retry`], read in this transaction).
     pub retry: Option<DateTime<Utc>>,
+    /// The round's history, written with the run.
+    pub notes: &'a Notes<'a>,
 }
 
-/// Ends the run, or sets its next wake-up: the state's timer, the earliest
-/// outbox retry or the forced wake, whichever comes first, under a fresh token.
+/// Ends the run (its end in the history too), or sets its next wake-up: the
+/// state's timer, the earliest outbox retry or the forced wake, whichever
+/// comes first, under a fresh token.
 pub(crate) async fn schedule<S: Serialize>(
     wf: &Workflows,
     conn: &mut PgConnection,
@@ -115,30 +118,33 @@ pub(crate) async fn schedule<S: Serialize>(
     let now = Utc::now();
     let retry = next.retry;
     let forced = next.force_wake.map(|d| now + chrono::Duration::from_std(d).unwrap_or_default());
-    let state = next.state;
-    let conversation_id = next.conversation_id;
+    let (state, conversation_id, notes) = (next.state, next.conversation_id, next.notes);
+    let key = (run.business_id, run.id);
     let Some(wake_at) = [next.timer, retry, forced].into_iter().flatten().min() else {
         let status = next.idle_status;
         if status == "failed" {
             tracing::error!(run_id = %run.id, state = next.state_name, "run has nothing to wait for");
         }
-        let save = Save { state, status, wake_token: None, wake_at: None, conversation_id };
-        runs::save_run(conn, run.id, &save).await?;
+        let mut notes = notes.to_vec();
         if status != "human" {
-            runs::record_event(&mut *conn, run.business_id, run.id, status, serde_json::json!({})).await?;
+            notes.push((status, serde_json::json!({})));
         }
+        let save = Save { state, status, wake_token: None, wake_at: None, conversation_id, notes: &notes };
+        runs::save_run(conn, key, &save).await?;
         return Ok(());
     };
     let token = Uuid::new_v4();
     if wake_at <= now {
-        let save = Save { state, status: "active", wake_token: Some(token), wake_at: Some(wake_at), conversation_id };
-        runs::save_run(conn, run.id, &save).await?;
+        let (status, wake_token, wake_at) = ("active", Some(token), Some(wake_at));
+        let save = Save { state, status, wake_token, wake_at, conversation_id, notes };
+        runs::save_run(conn, key, &save).await?;
         return wf.enqueue_tick(conn, run.id, token, Duration::ZERO).await;
     }
     // A future wake-up is a row in our indexed table, not a delayed underway
     // task: underway's dequeue scans every pending task, so thousands of
     // sleeping runs would slow every live tick. The timer sweeper
     // (engine/timers.rs) enqueues the tick when it comes due.
-    let save = Save { state, status: "waiting", wake_token: Some(token), wake_at: Some(wake_at), conversation_id };
-    Ok(runs::save_run(conn, run.id, &save).await?)
+    let (status, wake_token, wake_at) = ("waiting", Some(token), Some(wake_at));
+    let save = Save { state, status, wake_token, wake_at, conversation_id, notes };
+    Ok(runs::save_run(conn, key, &save).await?)
 }

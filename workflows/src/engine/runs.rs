@@ -98,55 +98,87 @@ pub async fn lock_run(conn: &mut PgConnection, id: RunId) -> sqlx::Result<Option
     .await
 }
 
-/// What a tick leaves behind: the state, and either a wake-up or an end.
+/// What a round adds to its run's history, oldest first: (kind, detail).
+/// Written by the statement that saves the run, not one of its own.
+pub type Notes<'a> = [(&'a str, serde_json::Value)];
+
+/// The history insert both saves start with; `$1` is the run, `$2` its business.
+const NOTES_CTE: &str = "WITH notes AS (
+         INSERT INTO workflow_events (business_id, run_id, kind, detail)
+         SELECT $2, $1, k, d::jsonb FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS t(k, d, n) ORDER BY n)";
+
+fn note_columns<'a>(notes: &'a Notes<'a>) -> (Vec<&'a str>, Vec<String>) {
+    notes.iter().map(|(k, d)| (*k, d.to_string())).unzip()
+}
+
+/// What a tick leaves behind: the state, either a wake-up or an end, and the
+/// round's history.
 pub struct Save<'a, S> {
     pub state: &'a S,
     pub status: &'a str,
     pub wake_token: Option<Uuid>,
     pub wake_at: Option<DateTime<Utc>>,
     pub conversation_id: Option<ConversationId>,
+    pub notes: &'a Notes<'a>,
 }
 
-pub async fn save_run<S: Serialize>(conn: &mut PgConnection, id: RunId, s: &Save<'_, S>) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE workflow_runs SET state = $2, status = $3, wake_token = $4, wake_at = $5,
-                conversation_id = COALESCE($6, conversation_id), last_error = NULL, kicked_at = NULL
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(Json(s.state))
-    .bind(s.status)
-    .bind(s.wake_token)
-    .bind(s.wake_at)
-    .bind(s.conversation_id)
-    .execute(conn)
-    .await?;
+pub async fn save_run<S: Serialize>(
+    conn: &mut PgConnection,
+    (business_id, id): (BusinessId, RunId),
+    s: &Save<'_, S>,
+) -> sqlx::Result<()> {
+    let (kinds, details) = note_columns(s.notes);
+    let sql = format!(
+        "{NOTES_CTE}
+         UPDATE workflow_runs SET state = $5, status = $6, wake_token = $7, wake_at = $8,
+                conversation_id = COALESCE($9, conversation_id), last_error = NULL, kicked_at = NULL
+         WHERE id = $1"
+    );
+    sqlx::query(&sql)
+        .bind(id)
+        .bind(business_id)
+        .bind(&kinds)
+        .bind(&details)
+        .bind(Json(s.state))
+        .bind(s.status)
+        .bind(s.wake_token)
+        .bind(s.wake_at)
+        .bind(s.conversation_id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
-/// Saves mid-tick progress without touching the token. A run handed to a
-/// worker by NOTIFY has its lease renewed for `lease` from this statement (not
-/// from the start of a transaction that may have waited long for locks or
-/// CPU: the sweep leaves the run alone that long after the commit); a run
-/// ticked by underway keeps its wake-up as it is.
+/// Saves mid-tick progress without touching the token, with the round's
+/// history. A run handed to a worker by NOTIFY has its lease renewed for
+/// `lease` from this statement (not from the start of a transaction that may
+/// have waited long for locks or CPU: the sweep leaves the run alone that
+/// long after the commit); a run ticked by underway keeps its wake-up as it is.
 pub async fn save_state<S: Serialize>(
     conn: &mut PgConnection,
-    id: RunId,
+    (business_id, id): (BusinessId, RunId),
     state: &S,
     conversation_id: Option<ConversationId>,
     lease: std::time::Duration,
+    notes: &Notes<'_>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE workflow_runs SET state = $2, conversation_id = COALESCE($3, conversation_id),
-                wake_at = CASE WHEN kicked_at IS NULL THEN wake_at ELSE clock_timestamp() + make_interval(secs => $4) END
-         WHERE id = $1",
-    )
-    .bind(id)
-    .bind(Json(state))
-    .bind(conversation_id)
-    .bind(lease.as_secs_f64())
-    .execute(conn)
-    .await?;
+    let (kinds, details) = note_columns(notes);
+    let sql = format!(
+        "{NOTES_CTE}
+         UPDATE workflow_runs SET state = $5, conversation_id = COALESCE($6, conversation_id),
+                wake_at = CASE WHEN kicked_at IS NULL THEN wake_at ELSE clock_timestamp() + make_interval(secs => $7) END
+         WHERE id = $1"
+    );
+    sqlx::query(&sql)
+        .bind(id)
+        .bind(business_id)
+        .bind(&kinds)
+        .bind(&details)
+        .bind(Json(state))
+        .bind(conversation_id)
+        .bind(lease.as_secs_f64())
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -220,31 +252,6 @@ pub async fn record_event(
         .bind(detail)
         .execute(db)
         .await?;
-    Ok(())
-}
-
-/// Several lines of history in one statement, in order (a round's transitions).
-pub async fn record_events(
-    db: impl PgExecutor<'_>,
-    business_id: BusinessId,
-    run_id: RunId,
-    events: &[(&str, serde_json::Value)],
-) -> sqlx::Result<()> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let kinds: Vec<&str> = events.iter().map(|(k, _)| *k).collect();
-    let details: Vec<String> = events.iter().map(|(_, d)| d.to_string()).collect();
-    sqlx::query(
-        "INSERT INTO workflow_events (business_id, run_id, kind, detail)
-         SELECT $1, $2, k, d::jsonb FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS t(k, d, n) ORDER BY n",
-    )
-    .bind(business_id)
-    .bind(run_id)
-    .bind(&kinds)
-    .bind(&details)
-    .execute(db)
-    .await?;
     Ok(())
 }
 

@@ -73,12 +73,13 @@ async fn round(wf: &Workflows, input: &TickInput, force_wake: Option<Duration>) 
             conversation_id: None,
             force_wake,
             retry: outbox.next_retry,
+            notes: &[],
         };
         drive::schedule(wf, &mut tx, &run, &next).await?;
         tx.commit().await?;
         return Ok(Round::Finished);
     }
-    runs::save_state(&mut tx, run.id, &state, None, wf.lease()).await?;
+    runs::save_state(&mut tx, (run.business_id, run.id), &state, None, wf.lease(), &[]).await?;
     tx.commit().await?;
     let outcomes = drive::deliver_due(wf, input, &outbox.due).await?;
     Ok(Round::Delivered { in_flight: drive::in_flight(&outcomes) })

@@ -91,8 +91,9 @@ impl Workflows {
                 wake_token: Some(token),
                 wake_at: Some(due_at),
                 conversation_id: None,
+                notes: &[],
             };
-            runs::save_run(conn, run_id, &save).await?;
+            runs::save_run(conn, (business_id, run_id), &save).await?;
         }
         Ok(ReviewStart::Started { run_id, review_request_id: id, send_at: due_at })
     }
