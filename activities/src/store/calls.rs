@@ -19,6 +19,8 @@ pub struct Call {
     pub duration_seconds: Option<i32>,
     pub is_after_hours: bool,
     pub created_at: DateTime<Utc>,
+    /// The caller's state as Twilio reported it (FromState), e.g. "AZ".
+    pub caller_state: Option<String>,
 }
 
 /// A call as the incoming-call webhook records it.
@@ -49,7 +51,7 @@ impl CallOutcome {
 }
 
 const COLUMNS: &str = "id, business_id, twilio_call_sid, caller_phone, status, dial_call_status, \
-    screened, screen_accepted_at, duration_seconds, is_after_hours, created_at";
+    screened, screen_accepted_at, duration_seconds, is_after_hours, created_at, caller_state";
 
 /// Inserts the call, or returns the existing row when Twilio retries the webhook.
 /// The bool is true when this request created it.

@@ -154,9 +154,7 @@ pub async fn call_completed(
         None => call.status.clone(),
     };
     if let (Some(c), CallOutcome::Missed) = (&finished, outcome) {
-        app.workflows
-            .start_missed_call(&mut tx, business.id, c.id, &c.twilio_call_sid, &c.caller_phone, Utc::now())
-            .await?;
+        app.workflows.start_missed_call(&mut tx, c, Utc::now()).await?;
     }
     let label = if finished.is_some() { final_status.as_str() } else { "duplicate" };
     audit(&mut tx, Some(&business), "voice/call-completed", &req, label).await?;

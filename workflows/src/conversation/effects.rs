@@ -163,11 +163,15 @@ async fn open(
     business: &Business,
     state: &State,
 ) -> Result<Option<Event>, EngineError> {
-    let State::Start { call_id, caller, .. } = state else {
+    let State::Start { call_id, caller, caller_state, .. } = state else {
         return Ok(None);
     };
     let source = if call_id.is_some() { LeadSource::MissedCall } else { LeadSource::Manual };
-    let state_code = conversations::caller_state(&mut *conn, business.id, caller, *call_id).await?;
+    // The call's own FromState comes first; without one, their latest text's.
+    let state_code = match caller_state {
+        Some(code) => Some(code.clone()),
+        None => conversations::caller_state(&mut *conn, business.id, caller, *call_id).await?,
+    };
     let zone = state_code.as_deref().and_then(activities::domain::us_state::zone_of_state);
     let value = business.avg_job_value;
     let opened = conversations::open_conversation(conn, business.id, caller, source, value, *call_id, zone).await?;

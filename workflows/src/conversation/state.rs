@@ -18,6 +18,9 @@ pub enum State {
         call_id: Option<CallId>,
         caller: PhoneNumber,
         called_at: DateTime<Utc>,
+        /// The call's FromState, when Twilio sent one (None: look it up).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        caller_state: Option<String>,
     },
     /// The text-back is queued; waiting to learn whether it went out.
     Greeting {

@@ -57,7 +57,7 @@ fn delivered(purpose: &str, result: DeliveryResult) -> Event {
 
 fn start() -> State {
     let (call_id, called_at) = (Some(CallId::new()), june(15, 9, 55));
-    State::Start { call_id, caller: caller(), called_at }
+    State::Start { call_id, caller: caller(), called_at, caller_state: None }
 }
 
 fn greeting((conversation_id, lead_id): Ids) -> State {

@@ -159,7 +159,7 @@ fn returning_to_the_ai_answers_what_came_in_meanwhile_at_once() {
 
 #[test]
 fn a_first_text_from_a_new_number_is_answered_not_greeted() {
-    let start = State::Start { call_id: None, caller: ids().2, called_at: at(15, 0) };
+    let start = State::Start { call_id: None, caller: ids().2, called_at: at(15, 0), caller_state: None };
     let (c, l, _) = ids();
     let d = step(&start, &Event::Opened { conversation_id: c, lead_id: l, zone: None }, &ctx(at(15, 0), 0));
     assert!(matches!(d.state, State::Replying { turn: 0, .. }));

@@ -28,8 +28,9 @@ use sqlx::{PgConnection, PgPool};
 use underway::Queue;
 use uuid::Uuid;
 
-use activities::domain::{BusinessId, CallId, PhoneNumber, RunId};
+use activities::domain::{BusinessId, PhoneNumber, RunId};
 use activities::sms::{RetryPolicy, SmsTransport};
+use activities::store::calls::Call;
 use activities::templates::Templates;
 
 use crate::conversation::State;
@@ -148,14 +149,17 @@ impl Workflows {
     pub async fn start_missed_call(
         &self,
         conn: &mut PgConnection,
-        business_id: BusinessId,
-        call_id: CallId,
-        call_sid: &str,
-        caller: &PhoneNumber,
+        call: &Call,
         called_at: DateTime<Utc>,
     ) -> Result<Option<RunId>, EngineError> {
-        let state = State::Start { call_id: Some(call_id), caller: caller.clone(), called_at };
-        self.start(conn, business_id, &format!("call:{call_sid}"), &state, "missed_call").await
+        let state = State::Start {
+            call_id: Some(call.id),
+            caller: call.caller_phone.clone(),
+            called_at,
+            caller_state: call.caller_state.clone(),
+        };
+        let key = format!("call:{}", call.twilio_call_sid);
+        self.start(conn, call.business_id, &key, &state, "missed_call").await
     }
 
     /// Starts a conversation for a first text from a number with no open one.
@@ -166,7 +170,8 @@ impl Workflows {
         caller: &PhoneNumber,
         message_sid: &str,
     ) -> Result<Option<RunId>, EngineError> {
-        let state = State::Start { call_id: None, caller: caller.clone(), called_at: chrono::Utc::now() };
+        let state =
+            State::Start { call_id: None, caller: caller.clone(), called_at: chrono::Utc::now(), caller_state: None };
         self.start(conn, business_id, &format!("sms:{message_sid}"), &state, "inbound_text").await
     }
 

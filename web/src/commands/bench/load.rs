@@ -51,6 +51,8 @@ impl Twilio {
             ("From".to_owned(), caller.clone()),
             ("To".to_owned(), self.to.clone()),
             ("CallStatus".to_owned(), "ringing".to_owned()),
+            // Twilio names the caller's state on every webhook; 512 is Austin.
+            ("FromState".to_owned(), "TX".to_owned()),
         ];
         let a = self.post("/webhook/voice/incoming", &base).await?;
         let mut done = base;
@@ -70,6 +72,7 @@ impl Twilio {
             ("To".to_owned(), self.to.clone()),
             ("Body".to_owned(), CUSTOMER_TEXT.to_owned()),
             ("NumMedia".to_owned(), "0".to_owned()),
+            ("FromState".to_owned(), "TX".to_owned()),
         ];
         let t0 = Instant::now();
         let ms = self.post("/webhook/sms/incoming", &params).await?;
