@@ -19,8 +19,8 @@ pub struct Twilio {
     addr: SocketAddr,
     base_url: String,
     token: String,
-    /// The business's Twilio number.
-    to: String,
+    /// The businesses' Twilio numbers: caller `i` calls `to[i % len]`.
+    to: Vec<String>,
 }
 
 /// One request sent: the caller, its webhook times, and when the measured one was sent.
@@ -32,9 +32,10 @@ pub struct Sent {
 }
 
 impl Twilio {
-    pub fn new(addr: SocketAddr, base_url: &str, token: &str, to: &str) -> anyhow::Result<Self> {
+    pub fn new(addr: SocketAddr, base_url: &str, token: &str, to: Vec<String>) -> anyhow::Result<Self> {
         let client = reqwest::Client::builder().pool_max_idle_per_host(256).build()?;
-        Ok(Twilio { client, addr, base_url: base_url.to_owned(), token: token.to_owned(), to: to.to_owned() })
+        anyhow::ensure!(!to.is_empty(), "no business to call");
+        Ok(Twilio { client, addr, base_url: base_url.to_owned(), token: token.to_owned(), to })
     }
 
     /// Caller number `i` (distinct per call in one run).
@@ -49,7 +50,7 @@ impl Twilio {
         let base = vec![
             ("CallSid".to_owned(), sid),
             ("From".to_owned(), caller.clone()),
-            ("To".to_owned(), self.to.clone()),
+            ("To".to_owned(), self.to[i % self.to.len()].clone()),
             ("CallStatus".to_owned(), "ringing".to_owned()),
             // Twilio names the caller's state on every webhook; 512 is Austin.
             ("FromState".to_owned(), "TX".to_owned()),
@@ -69,7 +70,7 @@ impl Twilio {
         let params = vec![
             ("MessageSid".to_owned(), format!("SM{}", uuid::Uuid::new_v4().simple())),
             ("From".to_owned(), caller.clone()),
-            ("To".to_owned(), self.to.clone()),
+            ("To".to_owned(), self.to[i % self.to.len()].clone()),
             ("Body".to_owned(), CUSTOMER_TEXT.to_owned()),
             ("NumMedia".to_owned(), "0".to_owned()),
             ("FromState".to_owned(), "TX".to_owned()),
