@@ -104,3 +104,28 @@ pub struct UpdateBusiness {
     #[arg(long)]
     pub google_place_id: Option<String>,
 }
+
+#[cfg(test)]
+mod tests {
+    use clap::{CommandFactory, Parser};
+
+    use super::*;
+
+    #[test]
+    fn the_command_line_is_well_formed() {
+        Cli::command().debug_assert();
+    }
+
+    #[test]
+    fn every_bench_scenario_parses_with_the_global_options() {
+        for args in [
+            &["callrecover", "bench", "dashboard", "--json"][..],
+            &["callrecover", "bench", "saturation", "--tenants", "50", "--flood", "10"],
+            &["callrecover", "bench", "missed-calls", "--rate", "100", "--duration", "10s", "--json"],
+            &["callrecover", "bench", "--tenants", "2", "conversations"],
+            &["callrecover", "bench", "sleeping", "--sleepers", "10"],
+        ] {
+            Cli::try_parse_from(args).unwrap_or_else(|e| panic!("{args:?}: {e}"));
+        }
+    }
+}

@@ -29,7 +29,7 @@ pub struct BenchArgs {
     /// Spread the calls over this many businesses (the same set-up, each its
     /// own Twilio number; caller i calls business i mod N). 1: all on one.
     #[arg(long, global = true, default_value_t = 1, value_parser = clap::value_parser!(u16).range(1..=1000))]
-    pub businesses: u16,
+    pub tenants: u16,
 }
 
 #[derive(Debug, Subcommand)]
@@ -115,7 +115,7 @@ pub async fn run(args: BenchArgs) -> anyhow::Result<()> {
     let scratch = Scratch::create("callrecover_bench").await?;
     let result = match &args.scenario {
         Scenario::Dashboard(d) => dashboard::run(d, &scratch.url).await,
-        other => scenarios::run(other, &scratch.url, args.businesses).await,
+        other => scenarios::run(other, &scratch.url, args.tenants).await,
     };
     scratch.drop_all().await?;
     let report = result?;

@@ -52,7 +52,7 @@ pub async fn run(scenario: &Scenario, db_url: &str, businesses: u16) -> anyhow::
     report.figure("server_rss_mb", "server resident memory at the end (MB)", num(rss));
     report.figure("server_peak_rss_mb", "server peak resident memory (MB)", num(peak));
     rig.yard.add_to(&mut report);
-    report.figure("businesses", "businesses the calls went to", num(f64::from(businesses)));
+    report.figure("businesses", "businesses the calls went to (--tenants)", num(f64::from(businesses)));
     report.figure("machine", "machine", procs::machine());
     Ok(report)
 }
