@@ -3,7 +3,7 @@
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
-use crate::domain::{PhoneNumber, Zone};
+use crate::domain::{BusinessId, PhoneNumber, RunId, Zone};
 use crate::store::businesses::{self, Business, NewBusiness};
 
 /// Applies underway's migrations, then ours (ours index underway's tables).
@@ -20,6 +20,17 @@ pub async fn business(pool: &PgPool, zone: &str) -> Business {
 /// Another business (in Chicago), on its own Twilio number.
 pub async fn business_numbered(pool: &PgPool, twilio_number: &str) -> Business {
     business_with(pool, "America/Chicago", twilio_number).await
+}
+
+/// A bare conversation run of `business` (empty state), for outbox rows to belong to.
+pub async fn run(pool: &PgPool, business: BusinessId) -> RunId {
+    sqlx::query_scalar(
+        "INSERT INTO workflow_runs (business_id, kind, subject_key, state) VALUES ($1, 'conversation', 'k', '{}') RETURNING id",
+    )
+    .bind(business)
+    .fetch_one(pool)
+    .await
+    .expect("run")
 }
 
 async fn business_with(pool: &PgPool, zone: &str, twilio_number: &str) -> Business {

@@ -130,13 +130,7 @@ async fn a_paused_business_gets_the_feed_row_only(pool: PgPool) {
 #[sqlx::test(migrations = false)]
 async fn a_held_text_of_a_run_waits_for_that_run(pool: PgPool) {
     let (b, t) = setup(&pool).await;
-    let run: RunId = sqlx::query_scalar(
-        "INSERT INTO workflow_runs (business_id, kind, subject_key, state) VALUES ($1, 'conversation', 'k', '{}') RETURNING id",
-    )
-    .bind(b.id)
-    .fetch_one(&pool)
-    .await
-    .unwrap();
+    let run: RunId = test_db::run(&pool, b.id).await;
     // Late at night some years ahead: "not due yet" is asked of the database's clock.
     let mut n = note(&b, NotifyEvent::QualifiedLead, "alert_qualified:r", chicago("2036-12-01 22:30"));
     n.run_id = Some(run);

@@ -14,13 +14,7 @@ const LEASE: Duration = Duration::from_secs(30);
 async fn queued_text(pool: &PgPool, to: &PhoneNumber) -> (BusinessId, MessageId) {
     test_db::migrated(pool).await;
     let b = test_db::business(pool, "America/Chicago").await;
-    let run: RunId = sqlx::query_scalar(
-        "INSERT INTO workflow_runs (business_id, kind, subject_key, state) VALUES ($1, 'conversation', 'k', '{}') RETURNING id",
-    )
-    .bind(b.id)
-    .fetch_one(pool)
-    .await
-    .unwrap();
+    let run: RunId = test_db::run(pool, b.id).await;
     let row = NewOutbound {
         business_id: b.id,
         conversation_id: None,

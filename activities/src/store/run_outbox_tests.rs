@@ -22,13 +22,7 @@ struct Run {
 async fn run(pool: &PgPool) -> Run {
     test_db::migrated(pool).await;
     let b = test_db::business(pool, "America/Chicago").await;
-    let id: RunId = sqlx::query_scalar(
-        "INSERT INTO workflow_runs (business_id, kind, subject_key, state) VALUES ($1, 'conversation', 'k', '{}') RETURNING id",
-    )
-    .bind(b.id)
-    .fetch_one(pool)
-    .await
-    .unwrap();
+    let id: RunId = test_db::run(pool, b.id).await;
     Run { business: b.id, id, from: b.twilio_number }
 }
 

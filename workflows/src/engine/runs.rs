@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Utc};
 use serde::{de::DeserializeOwned, Serialize};
-use sqlx::{types::Json, FromRow, PgConnection, PgExecutor};
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{types::Json, FromRow, PgConnection, PgExecutor, Postgres};
 use uuid::Uuid;
 
 use activities::domain::{BusinessId, ConversationId, RunId};
@@ -107,8 +109,16 @@ const NOTES_CTE: &str = "WITH notes AS (
          INSERT INTO workflow_events (business_id, run_id, kind, detail)
          SELECT $2, $1, k, d::jsonb FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS t(k, d, n) ORDER BY n)";
 
-fn note_columns<'a>(notes: &'a Notes<'a>) -> (Vec<&'a str>, Vec<String>) {
-    notes.iter().map(|(k, d)| (*k, d.to_string())).unzip()
+/// `sql` (which starts with [`NOTES_CTE`]) with the run, its business and
+/// the notes bound as `$1`–`$4`.
+fn with_notes<'q>(
+    sql: &'q str,
+    (business_id, id): (BusinessId, RunId),
+    notes: &Notes<'_>,
+) -> Query<'q, Postgres, PgArguments> {
+    let (kinds, details): (Vec<String>, Vec<String>) =
+        notes.iter().map(|(k, d)| ((*k).to_owned(), d.to_string())).unzip();
+    sqlx::query(sql).bind(id).bind(business_id).bind(kinds).bind(details)
 }
 
 /// What a tick leaves behind: the state, either a wake-up or an end, and the
@@ -124,21 +134,16 @@ pub struct Save<'a, S> {
 
 pub async fn save_run<S: Serialize>(
     conn: &mut PgConnection,
-    (business_id, id): (BusinessId, RunId),
+    key: (BusinessId, RunId),
     s: &Save<'_, S>,
 ) -> sqlx::Result<()> {
-    let (kinds, details) = note_columns(s.notes);
     let sql = format!(
         "{NOTES_CTE}
          UPDATE workflow_runs SET state = $5, status = $6, wake_token = $7, wake_at = $8,
                 conversation_id = COALESCE($9, conversation_id), last_error = NULL, kicked_at = NULL
          WHERE id = $1"
     );
-    sqlx::query(&sql)
-        .bind(id)
-        .bind(business_id)
-        .bind(&kinds)
-        .bind(&details)
+    with_notes(&sql, key, s.notes)
         .bind(Json(s.state))
         .bind(s.status)
         .bind(s.wake_token)
@@ -156,24 +161,19 @@ pub async fn save_run<S: Serialize>(
 /// long after the commit); a run ticked by underway keeps its wake-up as it is.
 pub async fn save_state<S: Serialize>(
     conn: &mut PgConnection,
-    (business_id, id): (BusinessId, RunId),
+    key: (BusinessId, RunId),
     state: &S,
     conversation_id: Option<ConversationId>,
     lease: std::time::Duration,
     notes: &Notes<'_>,
 ) -> sqlx::Result<()> {
-    let (kinds, details) = note_columns(notes);
     let sql = format!(
         "{NOTES_CTE}
          UPDATE workflow_runs SET state = $5, conversation_id = COALESCE($6, conversation_id),
                 wake_at = CASE WHEN kicked_at IS NULL THEN wake_at ELSE clock_timestamp() + make_interval(secs => $7) END
          WHERE id = $1"
     );
-    sqlx::query(&sql)
-        .bind(id)
-        .bind(business_id)
-        .bind(&kinds)
-        .bind(&details)
+    with_notes(&sql, key, notes)
         .bind(Json(state))
         .bind(conversation_id)
         .bind(lease.as_secs_f64())
