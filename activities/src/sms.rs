@@ -115,10 +115,7 @@ pub async fn deliver(
     cb: &Callbacks,
     policy: &RetryPolicy,
 ) -> Result<Delivery, DeliverError> {
-    // The one text an opted-out number still gets is the confirmation of it (47 CFR 64.1200(a)(12)).
-    let exempt = m.purpose.as_deref() == Some(OPT_OUT_CONFIRMATION);
-    let opt_out_of = (m.audience == "customer" && !exempt).then_some((m.business_id, &m.to_phone));
-    let claim = messages::claim_for_send(pool, m.id, policy.lease, opt_out_of).await?;
+    let claim = messages::claim_for_send(pool, m.id, policy.lease).await?;
     deliver_claimed(pool, transport, m, &claim, cb, policy).await
 }
 

@@ -5,6 +5,7 @@ use serde::Serialize;
 use sqlx::{FromRow, PgExecutor};
 
 use crate::domain::{BusinessId, ConversationId, MessageId, PhoneNumber, RunId};
+use crate::sms::OPT_OUT_CONFIRMATION;
 
 /// Who an outbound text is for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -70,6 +71,18 @@ pub struct NewOutbound<'a> {
 pub(crate) const COLUMNS: &str = "id, business_id, conversation_id, run_id, purpose, direction, audience, from_phone, \
     to_phone, body, validity_seconds, twilio_message_sid, status, attempts, error_code, last_error, \
     last_attempt_at, next_attempt_at, num_media, created_at";
+
+/// A pending row (alias `m`) that no live sender holds: `queued`, or
+/// `sending` with a retry scheduled or its sender's lease (`$2`, in ms) run
+/// out (the sender died). Two workers never send the same row at once.
+pub(crate) const CLAIMABLE: &str = "(m.status = 'queued' OR (m.status = 'sending' \
+    AND (m.next_attempt_at IS NOT NULL OR m.last_attempt_at < now() - make_interval(secs => $2::float8 / 1000))))";
+
+/// The row (alias `m`) is for a customer who opted out, of this business or
+/// of all. The one text such a number still gets is the confirmation of the
+/// opt-out itself (47 CFR 64.1200(a)(12)): its purpose is bound as `$3`.
+pub(crate) const OPTED_OUT: &str = "(m.audience = 'customer' AND m.purpose IS DISTINCT FROM $3 AND EXISTS ( \
+    SELECT 1 FROM opt_outs o WHERE o.phone = m.to_phone AND (o.business_id = m.business_id OR o.business_id IS NULL)))";
 
 /// Any outbox row. `NewOutbound` is the common case (a run's text, due at
 /// once); owner notifications may belong to no run (the notification
@@ -159,14 +172,12 @@ pub async fn due_without_run(
 ) -> sqlx::Result<Vec<Message>> {
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
     let sql = format!(
-        "SELECT {COLUMNS} FROM messages
+        "SELECT {COLUMNS} FROM messages m
          WHERE run_id IS NULL AND direction = 'outbound' AND status IN ('queued', 'sending')
-           AND (next_attempt_at IS NULL OR next_attempt_at <= now())
-           AND (status = 'queued' OR next_attempt_at IS NOT NULL
-                OR last_attempt_at < now() - make_interval(secs => $1::float8 / 1000))
-         ORDER BY COALESCE(next_attempt_at, created_at), id LIMIT $2 FOR UPDATE SKIP LOCKED"
+           AND (next_attempt_at IS NULL OR next_attempt_at <= now()) AND {CLAIMABLE}
+         ORDER BY COALESCE(next_attempt_at, created_at), id LIMIT $1 FOR UPDATE SKIP LOCKED"
     );
-    sqlx::query_as(&sql).bind(lease_ms).bind(limit).fetch_all(db).await
+    sqlx::query_as(&sql).bind(limit).bind(lease_ms).fetch_all(db).await
 }
 
 pub async fn by_purpose(db: impl PgExecutor<'_>, run_id: RunId, purpose: &str) -> sqlx::Result<Option<Message>> {
@@ -187,38 +198,22 @@ pub enum Claim {
 }
 
 /// Claims a row for one send attempt and commits the evidence that a send may
-/// happen, before the provider call. A `sending` row is claimable only when a
-/// retry was scheduled or its last attempt is older than `lease` (its sender
-/// died): two workers never send the same row at once. With `opt_out_of`
-/// (the row's business and recipient) the same statement first asks whether
-/// that number opted out, and claims nothing if it did.
-pub async fn claim_for_send(
-    db: impl PgExecutor<'_>,
-    id: MessageId,
-    lease: std::time::Duration,
-    opt_out_of: Option<(BusinessId, &PhoneNumber)>,
-) -> sqlx::Result<Claim> {
+/// happen, before the provider call: only a [`CLAIMABLE`] row, and nothing
+/// when the row is for a customer who opted out ([`OPTED_OUT`], asked in the
+/// same statement).
+pub async fn claim_for_send(db: impl PgExecutor<'_>, id: MessageId, lease: std::time::Duration) -> sqlx::Result<Claim> {
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
-    let (opted_out, previous): (bool, Option<String>) = sqlx::query_as(
-        "WITH o AS (SELECT $3::uuid IS NOT NULL AND EXISTS (
-                        SELECT 1 FROM opt_outs WHERE phone = $4 AND (business_id = $3 OR business_id IS NULL)) AS opted),
-              prev AS (SELECT id, status FROM messages WHERE id = $1 FOR UPDATE),
+    let sql = format!(
+        "WITH prev AS (SELECT m.id, m.status, {OPTED_OUT} AS opted, {CLAIMABLE} AS claimable
+                       FROM messages m WHERE m.id = $1 FOR UPDATE OF m),
               u AS (UPDATE messages m SET status = 'sending', attempts = m.attempts + 1, last_attempt_at = now(),
                            next_attempt_at = NULL
-                    FROM prev, o
-                    WHERE m.id = prev.id AND NOT o.opted
-                      AND (prev.status = 'queued'
-                           OR (prev.status = 'sending' AND (m.next_attempt_at IS NOT NULL
-                               OR m.last_attempt_at < now() - make_interval(secs => $2::float8 / 1000))))
+                    FROM prev WHERE m.id = prev.id AND prev.claimable AND NOT prev.opted
                     RETURNING prev.status)
-         SELECT (SELECT opted FROM o), (SELECT status FROM u)",
-    )
-    .bind(id)
-    .bind(lease_ms)
-    .bind(opt_out_of.map(|(b, _)| b))
-    .bind(opt_out_of.map(|(_, p)| p))
-    .fetch_one(db)
-    .await?;
+         SELECT COALESCE((SELECT opted FROM prev), false), (SELECT status FROM u)"
+    );
+    let (opted_out, previous): (bool, Option<String>) =
+        sqlx::query_as(&sql).bind(id).bind(lease_ms).bind(OPT_OUT_CONFIRMATION).fetch_one(db).await?;
     Ok(match (opted_out, previous) {
         (true, _) => Claim::OptedOut,
         (false, Some(status)) => Claim::Claimed(status),

@@ -6,27 +6,33 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use super::*;
+use crate::store::businesses::Business;
 use crate::store::opt_outs;
 use crate::test_db;
 
 const LEASE: Duration = Duration::from_secs(30);
 
-async fn queued_text(pool: &PgPool, to: &PhoneNumber) -> (BusinessId, MessageId) {
+async fn queued_text(pool: &PgPool, to: &PhoneNumber) -> (Business, RunId, MessageId) {
     test_db::migrated(pool).await;
     let b = test_db::business(pool, "America/Chicago").await;
     let run: RunId = test_db::run(pool, b.id).await;
+    let id = queue_text(pool, &b, run, to, "text_back").await;
+    (b, run, id)
+}
+
+async fn queue_text(pool: &PgPool, b: &Business, run: RunId, to: &PhoneNumber, purpose: &str) -> MessageId {
     let row = NewOutbound {
         business_id: b.id,
         conversation_id: None,
         run_id: run,
-        purpose: "text_back",
+        purpose,
         audience: Audience::Customer,
         from: &b.twilio_number,
         to,
         body: "Sorry we missed your call",
         validity_seconds: None,
     };
-    (b.id, queue_outbound(pool, &row).await.unwrap().unwrap())
+    queue_outbound(pool, &row).await.unwrap().unwrap()
 }
 
 async fn status_and_attempts(pool: &PgPool, id: MessageId) -> (String, i32) {
@@ -36,31 +42,48 @@ async fn status_and_attempts(pool: &PgPool, id: MessageId) -> (String, i32) {
 #[sqlx::test(migrations = false)]
 async fn a_queued_text_is_claimed_once_and_then_held(pool: PgPool) {
     let to = PhoneNumber::parse("+15125550123").unwrap();
-    let (b, id) = queued_text(&pool, &to).await;
-    assert_eq!(claim_for_send(&pool, id, LEASE, Some((b, &to))).await.unwrap(), Claim::Claimed("queued".into()));
-    assert_eq!(claim_for_send(&pool, id, LEASE, Some((b, &to))).await.unwrap(), Claim::Held, "its sender holds it");
+    let (_, _, id) = queued_text(&pool, &to).await;
+    assert_eq!(claim_for_send(&pool, id, LEASE).await.unwrap(), Claim::Claimed("queued".into()));
+    assert_eq!(claim_for_send(&pool, id, LEASE).await.unwrap(), Claim::Held, "its sender holds it");
     assert_eq!(status_and_attempts(&pool, id).await, ("sending".to_owned(), 1));
 }
 
 #[sqlx::test(migrations = false)]
 async fn an_opted_out_recipient_is_refused_and_nothing_is_claimed(pool: PgPool) {
     let to = PhoneNumber::parse("+15125550123").unwrap();
-    let (b, id) = queued_text(&pool, &to).await;
-    opt_outs::add_opt_out(&pool, b, &to, "stop").await.unwrap();
-    assert_eq!(claim_for_send(&pool, id, LEASE, Some((b, &to))).await.unwrap(), Claim::OptedOut);
+    let (b, run, id) = queued_text(&pool, &to).await;
+    opt_outs::add_opt_out(&pool, b.id, &to, "stop").await.unwrap();
+    assert_eq!(claim_for_send(&pool, id, LEASE).await.unwrap(), Claim::OptedOut);
     assert_eq!(status_and_attempts(&pool, id).await, ("queued".to_owned(), 0));
-    // Without the question (the confirmation of the opt-out itself), it is claimed.
-    assert_eq!(claim_for_send(&pool, id, LEASE, None).await.unwrap(), Claim::Claimed("queued".into()));
+    // The confirmation of the opt-out itself is the one text it still gets.
+    let confirmation = queue_text(&pool, &b, run, &to, crate::sms::OPT_OUT_CONFIRMATION).await;
+    assert_eq!(claim_for_send(&pool, confirmation, LEASE).await.unwrap(), Claim::Claimed("queued".into()));
 }
 
 #[sqlx::test(migrations = false)]
 async fn an_opt_out_from_every_business_counts_too(pool: PgPool) {
     let to = PhoneNumber::parse("+15125550123").unwrap();
-    let (b, id) = queued_text(&pool, &to).await;
+    let (_, _, id) = queued_text(&pool, &to).await;
     sqlx::query("INSERT INTO opt_outs (business_id, phone, reason) VALUES (NULL, $1, 'carrier_21610')")
         .bind(&to)
         .execute(&pool)
         .await
         .unwrap();
-    assert_eq!(claim_for_send(&pool, id, LEASE, Some((b, &to))).await.unwrap(), Claim::OptedOut);
+    assert_eq!(claim_for_send(&pool, id, LEASE).await.unwrap(), Claim::OptedOut);
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_dead_senders_row_is_claimed_again_after_its_lease_and_a_sent_one_never(pool: PgPool) {
+    let to = PhoneNumber::parse("+15125550123").unwrap();
+    let (_, _, id) = queued_text(&pool, &to).await;
+    assert_eq!(claim_for_send(&pool, id, LEASE).await.unwrap(), Claim::Claimed("queued".into()));
+    sqlx::query("UPDATE messages SET last_attempt_at = now() - interval '31 seconds' WHERE id = $1")
+        .bind(id)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(claim_for_send(&pool, id, LEASE).await.unwrap(), Claim::Claimed("sending".into()), "reconcile first");
+    mark_sent(&pool, id, "SM1").await.unwrap();
+    assert_eq!(claim_for_send(&pool, id, LEASE).await.unwrap(), Claim::Held, "not pending any more");
+    assert_eq!(status_and_attempts(&pool, id).await, ("sent".to_owned(), 2));
 }

@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
 
-use super::messages::{Claim, Message, COLUMNS};
+use super::messages::{Claim, Message, CLAIMABLE, COLUMNS, OPTED_OUT};
 use crate::domain::RunId;
 use crate::sms::OPT_OUT_CONFIRMATION;
 
@@ -54,12 +54,15 @@ struct PendingRow {
     retry_at: Option<DateTime<Utc>>,
 }
 
+/// A pending row's two answers: is it due now, and when does it want trying
+/// (see [`RunOutbox::next_retry`]).
+const DUE_AND_RETRY: &str = "(next_attempt_at IS NULL OR next_attempt_at <= now()) AS due,
+    CASE WHEN status = 'queued' OR next_attempt_at IS NOT NULL THEN COALESCE(next_attempt_at, now()) END AS retry_at";
+
 /// Both of a tick's questions about its run's outbox, in one statement.
 pub async fn outbox_of_run(db: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Result<RunOutbox> {
     let sql = format!(
-        "SELECT {COLUMNS}, (next_attempt_at IS NULL OR next_attempt_at <= now()) AS due,
-                CASE WHEN status = 'queued' OR next_attempt_at IS NOT NULL
-                     THEN COALESCE(next_attempt_at, now()) END AS retry_at
+        "SELECT {COLUMNS}, {DUE_AND_RETRY}
          FROM messages WHERE run_id = $1 AND status IN ('queued', 'sending') ORDER BY created_at, id"
     );
     let rows: Vec<PendingRow> = sqlx::query_as(&sql).bind(run_id).fetch_all(db).await?;
@@ -78,11 +81,10 @@ struct ClaimRow {
 
 /// Reads the run's outbox and claims every due row that may be sent now, in
 /// one statement of the caller's transaction, under the rules of
-/// [`messages::claim_for_send`]: a `queued` row, or a `sending` one whose
-/// retry was scheduled or whose sender's `lease` ran out; never a row to a
-/// customer who opted out (the opt-out confirmation excepted). The rows come
-/// back as they were before the claim (the attempt count of the last attempt).
-/// Commit before sending: the claim is the evidence that a send may happen.
+/// [`messages::claim_for_send`] ([`CLAIMABLE`] with the sender's `lease`, and
+/// never [`OPTED_OUT`]). The rows come back as they were before the claim
+/// (the attempt count of the last attempt). Commit before sending: the claim
+/// is the evidence that a send may happen.
 pub async fn claim_run_outbox(
     db: impl PgExecutor<'_>,
     run_id: RunId,
@@ -91,15 +93,7 @@ pub async fn claim_run_outbox(
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
     let sql = format!(
         "WITH p AS (
-             SELECT {COLUMNS}, (next_attempt_at IS NULL OR next_attempt_at <= now()) AS due,
-                    CASE WHEN status = 'queued' OR next_attempt_at IS NOT NULL
-                         THEN COALESCE(next_attempt_at, now()) END AS retry_at,
-                    (status = 'queued' OR next_attempt_at IS NOT NULL
-                     OR last_attempt_at < now() - make_interval(secs => $2::float8 / 1000)) AS claimable,
-                    (audience = 'customer' AND purpose IS DISTINCT FROM $3 AND EXISTS (
-                        SELECT 1 FROM opt_outs o
-                        WHERE o.phone = m.to_phone AND (o.business_id = m.business_id OR o.business_id IS NULL)))
-                        AS opted
+             SELECT {COLUMNS}, {DUE_AND_RETRY}, {CLAIMABLE} AS claimable, {OPTED_OUT} AS opted
              FROM messages m WHERE run_id = $1 AND status IN ('queued', 'sending')
              FOR UPDATE OF m),
          c AS (
