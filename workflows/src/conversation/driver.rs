@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 use activities::domain::{LeadId, Zone};
 use activities::sms::Delivery;
 use activities::store::businesses::{self, Business};
-use activities::store::{messages, opt_outs, run_outbox};
+use activities::store::{messages, opt_outs};
 
 use super::effects::apply;
 use super::respond;
@@ -149,17 +149,9 @@ async fn transact(
         tx.commit().await?;
         return Ok(Round::Respond { turn, ctx: Box::new(ctx) });
     }
-    if force_wake.is_some() {
-        let retry = run_outbox::outbox_of_run(&mut *tx, run.id).await?.next_retry;
-        let wake = Wake { force: force_wake, retry, notes: &notes };
-        schedule(wf, &mut tx, &run, &state, conversation_id, wake).await?;
-        tx.commit().await?;
-        return Ok(Round::Finished);
-    }
-    // The due texts are claimed with the round's commit, before any send.
-    let outbox = run_outbox::claim_run_outbox(&mut *tx, run.id, wf.0.cfg.retry.lease).await?;
+    let outbox = drive::round_outbox(wf, &mut tx, run.id, force_wake).await?;
     if outbox.due.is_empty() {
-        let wake = Wake { force: None, retry: outbox.next_retry, notes: &notes };
+        let wake = Wake { force: force_wake, retry: outbox.next_retry, notes: &notes };
         schedule(wf, &mut tx, &run, &state, conversation_id, wake).await?;
         tx.commit().await?;
         return Ok(Round::Finished);

@@ -13,7 +13,6 @@ use activities::links;
 use activities::store::businesses::{self, Business};
 use activities::store::messages::{self, Audience, NewOutbound};
 use activities::store::reviews::{self, ReviewRequest};
-use activities::store::run_outbox::{self, ClaimedOutbox};
 use activities::store::{conversations, opt_outs};
 
 use super::state::{Command, Facts, Outcome, State, TextKind};
@@ -55,14 +54,7 @@ async fn round(wf: &Workflows, input: &TickInput, force_wake: Option<Duration>) 
         businesses::get_business(&mut *tx, run.business_id).await?.ok_or(EngineError::BusinessMissing(run.id))?;
     let state: State = run.state().map_err(|e| EngineError::State(run.id, e))?;
     let state = advance(wf, &mut tx, &run, &business, state).await?;
-    // The due texts are claimed with the round's commit, before any send.
-    let outbox = match force_wake {
-        Some(_) => {
-            let read = run_outbox::outbox_of_run(&mut *tx, run.id).await?;
-            ClaimedOutbox { due: Vec::new(), next_retry: read.next_retry }
-        }
-        None => run_outbox::claim_run_outbox(&mut *tx, run.id, wf.0.cfg.retry.lease).await?,
-    };
+    let outbox = drive::round_outbox(wf, &mut tx, run.id, force_wake).await?;
     if outbox.due.is_empty() {
         let idle_status = if matches!(state, State::Done { .. }) { "completed" } else { "failed" };
         let next = Next {
