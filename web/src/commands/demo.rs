@@ -48,19 +48,24 @@ pub async fn seed(pool: &PgPool) -> anyhow::Result<Business> {
     if let Some(b) = businesses::find_by_twilio_number(pool, &number).await? {
         return Ok(b);
     }
-    let new = NewBusiness {
+    let new = demo_business(number, PhoneNumber::parse("+15125550199")?)?;
+    Ok(businesses::insert_business(pool, &new).await?)
+}
+
+/// The demo business's owner and set-up, on these numbers.
+pub fn demo_business(twilio_number: PhoneNumber, business_phone: PhoneNumber) -> anyhow::Result<NewBusiness> {
+    Ok(NewBusiness {
         name: "Smith's Heating & Air".into(),
         owner_name: "John Smith".into(),
         owner_email: "john@smithsheating.example".into(),
         owner_phone: PhoneNumber::parse("+15125550142")?,
-        business_phone: PhoneNumber::parse("+15125550199")?,
-        twilio_number: number,
+        business_phone,
+        twilio_number,
         timezone: Zone::parse("America/Chicago")?,
         avg_job_value: Decimal::new(35000, 2),
         services: vec!["AC Repair".into(), "Heating".into(), "Maintenance".into()],
         ai_greeting: None,
         call_screening: true,
         appointment_minutes: 90,
-    };
-    Ok(businesses::insert_business(pool, &new).await?)
+    })
 }

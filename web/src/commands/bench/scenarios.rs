@@ -6,7 +6,8 @@ use std::time::{Duration, Instant};
 
 use sqlx::PgPool;
 
-use activities::store::businesses::Business;
+use activities::domain::PhoneNumber;
+use activities::store::businesses::{self, Business};
 
 use super::load::{self, Kind, Sent, Twilio};
 use super::procs::{self, CpuSample};
@@ -36,8 +37,8 @@ struct Rig {
     yard: Yardsticks,
 }
 
-pub async fn run(scenario: &Scenario, db_url: &str, businesses: u16) -> anyhow::Result<Report> {
-    let rig = setup(db_url, businesses).await?;
+pub async fn run(scenario: &Scenario, db_url: &str, tenants: u16) -> anyhow::Result<Report> {
+    let rig = setup(db_url, tenants).await?;
     let result = match scenario {
         Scenario::MissedCalls(l) => missed_calls(&rig, l, 0, "missed-calls").await,
         Scenario::Saturation(s) => saturation(&rig, s).await,
@@ -52,58 +53,38 @@ pub async fn run(scenario: &Scenario, db_url: &str, businesses: u16) -> anyhow::
     report.figure("server_rss_mb", "server resident memory at the end (MB)", num(rss));
     report.figure("server_peak_rss_mb", "server peak resident memory (MB)", num(peak));
     rig.yard.add_to(&mut report);
-    report.figure("businesses", "businesses the calls went to (--tenants)", num(f64::from(businesses)));
+    report.figure("tenants", "businesses the calls went to (--tenants)", num(f64::from(tenants)));
     report.figure("machine", "machine", procs::machine());
     Ok(report)
 }
 
-/// Scratch database, the demo business answering at once (no screening, no
-/// owner window, no quiet hours) and `businesses - 1` copies of it on numbers
-/// of their own (one owner phone for all), the yardsticks, then the server.
-async fn setup(db_url: &str, businesses: u16) -> anyhow::Result<Rig> {
+/// Scratch database, the demo business and `tenants - 1` more like it on
+/// numbers of their own (one owner phone for all), every one answering at
+/// once (no screening, no owner window, no quiet hours), the yardsticks, then
+/// the server.
+async fn setup(db_url: &str, tenants: u16) -> anyhow::Result<Rig> {
     let fake = FakeTwilio::start().await?;
     let pool = crate::commands::harness::scratch_pool(db_url, 4).await?;
     workflows::migrate(&pool).await?;
     let business = crate::commands::demo::seed(&pool).await?;
+    let mut numbers = vec![business.twilio_number.to_string()];
+    for i in 1..u32::from(tenants) {
+        let number = PhoneNumber::parse(&format!("+1737{:07}", 5_000_000 + i))?;
+        let phone = PhoneNumber::parse(&format!("+1737{:07}", 6_000_000 + i))?;
+        businesses::insert_business(&pool, &crate::commands::demo::demo_business(number.clone(), phone)?).await?;
+        numbers.push(number.to_string());
+    }
+    // The scratch database holds the bench's businesses only.
     sqlx::query(
         "UPDATE businesses SET call_screening = false, owner_window_seconds = 0, owner_status = 'offline',
-                notification_prefs = '{\"quiet_start\": \"00:00\", \"quiet_end\": \"00:00\"}'
-         WHERE id = $1",
+                notification_prefs = '{\"quiet_start\": \"00:00\", \"quiet_end\": \"00:00\"}'",
     )
-    .bind(business.id)
     .execute(&pool)
     .await?;
-    let numbers = copies(&pool, &business, businesses).await?;
     let yard = yardsticks::measure(&pool).await?;
     let server = Server::start(&fake, db_url).await?;
     let tw = Arc::new(Twilio::new(server.addr, BASE_URL, &fake.auth_token, numbers)?);
     Ok(Rig { fake, pool, server, tw, business, yard })
-}
-
-/// The Twilio numbers of `n` businesses: the demo's, then `n - 1` copies of
-/// it (every column but the id, the number and the business phone).
-async fn copies(pool: &PgPool, business: &Business, n: u16) -> anyhow::Result<Vec<String>> {
-    let mut numbers = vec![business.twilio_number.to_string()];
-    for i in 1..n {
-        let number = format!("+1737{:07}", 5_000_000 + u32::from(i));
-        let phone = format!("+1737{:07}", 6_000_000 + u32::from(i));
-        sqlx::query(
-            "INSERT INTO businesses (name, owner_name, owner_email, owner_phone, business_phone, twilio_number,
-                    timezone, business_hours, services, avg_job_value, ai_greeting, call_screening,
-                    owner_window_seconds, owner_status, notification_prefs, appointment_minutes)
-             SELECT name, owner_name, owner_email, owner_phone, $2, $3, timezone, business_hours, services,
-                    avg_job_value, ai_greeting, call_screening, owner_window_seconds, owner_status,
-                    notification_prefs, appointment_minutes
-             FROM businesses WHERE id = $1",
-        )
-        .bind(business.id)
-        .bind(&phone)
-        .bind(&number)
-        .execute(pool)
-        .await?;
-        numbers.push(number);
-    }
-    Ok(numbers)
 }
 
 /// What a fixed-rate load sends and which text answers it.
