@@ -3,8 +3,9 @@
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
-use crate::domain::{BusinessId, PhoneNumber, RunId, Zone};
+use crate::domain::{BusinessId, MessageId, PhoneNumber, RunId, Zone};
 use crate::store::businesses::{self, Business, NewBusiness};
+use crate::store::messages::{queue_outbound, Audience, NewOutbound};
 
 /// Applies underway's migrations, then ours (ours index underway's tables).
 pub async fn migrated(pool: &PgPool) {
@@ -31,6 +32,22 @@ pub async fn run(pool: &PgPool, business: BusinessId) -> RunId {
     .fetch_one(pool)
     .await
     .expect("run")
+}
+
+/// A text of `run` from `b` to the customer `to`, queued under `purpose`.
+pub async fn customer_text(pool: &PgPool, b: &Business, run: RunId, to: &PhoneNumber, purpose: &str) -> MessageId {
+    let row = NewOutbound {
+        business_id: b.id,
+        conversation_id: None,
+        run_id: run,
+        purpose,
+        audience: Audience::Customer,
+        from: &b.twilio_number,
+        to,
+        body: "Sorry we missed your call",
+        validity_seconds: None,
+    };
+    queue_outbound(pool, &row).await.expect("text").expect("a new row")
 }
 
 async fn business_with(pool: &PgPool, zone: &str, twilio_number: &str) -> Business {

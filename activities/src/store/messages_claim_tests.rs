@@ -16,23 +16,8 @@ async fn queued_text(pool: &PgPool, to: &PhoneNumber) -> (Business, RunId, Messa
     test_db::migrated(pool).await;
     let b = test_db::business(pool, "America/Chicago").await;
     let run: RunId = test_db::run(pool, b.id).await;
-    let id = queue_text(pool, &b, run, to, "text_back").await;
+    let id = test_db::customer_text(pool, &b, run, to, "text_back").await;
     (b, run, id)
-}
-
-async fn queue_text(pool: &PgPool, b: &Business, run: RunId, to: &PhoneNumber, purpose: &str) -> MessageId {
-    let row = NewOutbound {
-        business_id: b.id,
-        conversation_id: None,
-        run_id: run,
-        purpose,
-        audience: Audience::Customer,
-        from: &b.twilio_number,
-        to,
-        body: "Sorry we missed your call",
-        validity_seconds: None,
-    };
-    queue_outbound(pool, &row).await.unwrap().unwrap()
 }
 
 async fn status_and_attempts(pool: &PgPool, id: MessageId) -> (String, i32) {
@@ -56,7 +41,7 @@ async fn an_opted_out_recipient_is_refused_and_nothing_is_claimed(pool: PgPool) 
     assert_eq!(claim_for_send(&pool, id, LEASE).await.unwrap(), Claim::OptedOut);
     assert_eq!(status_and_attempts(&pool, id).await, ("queued".to_owned(), 0));
     // The confirmation of the opt-out itself is the one text it still gets.
-    let confirmation = queue_text(&pool, &b, run, &to, crate::sms::OPT_OUT_CONFIRMATION).await;
+    let confirmation = test_db::customer_text(&pool, &b, run, &to, crate::sms::OPT_OUT_CONFIRMATION).await;
     assert_eq!(claim_for_send(&pool, confirmation, LEASE).await.unwrap(), Claim::Claimed("queued".into()));
 }
 

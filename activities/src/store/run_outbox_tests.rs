@@ -6,39 +6,28 @@ use std::time::Duration;
 use sqlx::PgPool;
 
 use super::*;
-use crate::domain::{BusinessId, MessageId, PhoneNumber};
-use crate::store::messages::{queue_outbound, queue_row, Audience, NewOutbound, OutboxRow};
+use crate::domain::{MessageId, PhoneNumber};
+use crate::store::businesses::Business;
+use crate::store::messages::{queue_row, Audience, OutboxRow};
 use crate::store::opt_outs;
 use crate::test_db;
 
 const LEASE: Duration = Duration::from_secs(30);
 
 struct Run {
-    business: BusinessId,
+    business: Business,
     id: RunId,
-    from: PhoneNumber,
 }
 
 async fn run(pool: &PgPool) -> Run {
     test_db::migrated(pool).await;
-    let b = test_db::business(pool, "America/Chicago").await;
-    let id: RunId = test_db::run(pool, b.id).await;
-    Run { business: b.id, id, from: b.twilio_number }
+    let business = test_db::business(pool, "America/Chicago").await;
+    let id: RunId = test_db::run(pool, business.id).await;
+    Run { business, id }
 }
 
 async fn text(pool: &PgPool, r: &Run, purpose: &str, to: &PhoneNumber) -> MessageId {
-    let row = NewOutbound {
-        business_id: r.business,
-        conversation_id: None,
-        run_id: r.id,
-        purpose,
-        audience: Audience::Customer,
-        from: &r.from,
-        to,
-        body: "Sorry we missed your call",
-        validity_seconds: None,
-    };
-    queue_outbound(pool, &row).await.unwrap().unwrap()
+    test_db::customer_text(pool, &r.business, r.id, to, purpose).await
 }
 
 async fn status_and_attempts(pool: &PgPool, id: MessageId) -> (String, i32) {
@@ -84,7 +73,7 @@ async fn an_opted_out_customer_is_not_claimed_but_the_confirmation_is(pool: PgPo
     let to = PhoneNumber::parse("+15125550123").unwrap();
     let text_back = text(&pool, &r, "text_back", &to).await;
     let confirmation = text(&pool, &r, crate::sms::OPT_OUT_CONFIRMATION, &to).await;
-    opt_outs::add_opt_out(&pool, r.business, &to, "said_opt_out").await.unwrap();
+    opt_outs::add_opt_out(&pool, r.business.id, &to, "said_opt_out").await.unwrap();
     let outbox = claim_run_outbox(&pool, r.id, LEASE).await.unwrap();
     let claimed = Claim::Claimed("queued".into());
     assert_eq!(claims(&outbox), vec![(text_back, Claim::OptedOut), (confirmation, claimed)]);
@@ -104,12 +93,12 @@ async fn a_dead_senders_row_is_claimed_after_its_lease_and_a_held_back_one_waits
     let later = chrono::Utc::now() + chrono::Duration::hours(2);
     let owner = PhoneNumber::parse("+15125550199").unwrap();
     let held = OutboxRow {
-        business_id: r.business,
+        business_id: r.business.id,
         conversation_id: None,
         run_id: Some(r.id),
         purpose: "alert_missed_call:r",
         audience: Audience::Owner,
-        from: &r.from,
+        from: &r.business.twilio_number,
         to: &owner,
         body: "Missed call",
         validity_seconds: None,
