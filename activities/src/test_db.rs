@@ -35,7 +35,13 @@ pub async fn run(pool: &PgPool, business: BusinessId) -> RunId {
 }
 
 /// A text of `run` from `b` to the customer `to`, queued under `purpose`.
-pub async fn customer_text(pool: &PgPool, b: &Business, run: RunId, to: &PhoneNumber, purpose: &str) -> MessageId {
+pub async fn customer_text(
+    db: impl sqlx::PgExecutor<'_>,
+    b: &Business,
+    run: RunId,
+    to: &PhoneNumber,
+    purpose: &str,
+) -> MessageId {
     let row = NewOutbound {
         business_id: b.id,
         conversation_id: None,
@@ -47,7 +53,7 @@ pub async fn customer_text(pool: &PgPool, b: &Business, run: RunId, to: &PhoneNu
         body: "Sorry we missed your call",
         validity_seconds: None,
     };
-    queue_outbound(pool, &row).await.expect("text").expect("a new row")
+    queue_outbound(db, &row).await.expect("text").expect("a new row")
 }
 
 async fn business_with(pool: &PgPool, zone: &str, twilio_number: &str) -> Business {

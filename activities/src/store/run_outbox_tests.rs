@@ -58,6 +58,23 @@ async fn due_texts_are_claimed_in_order_and_only_once(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
+async fn texts_queued_in_one_transaction_keep_the_order_they_were_queued_in(pool: PgPool) {
+    let r = run(&pool).await;
+    let to = PhoneNumber::parse("+15125550123").unwrap();
+    // A round queues its texts in one transaction, where now() is one instant:
+    // twelve rows in a row, so an order left to their random ids shows.
+    let mut tx = pool.begin().await.unwrap();
+    let mut queued = Vec::new();
+    for n in 0..12 {
+        queued.push(test_db::customer_text(&mut *tx, &r.business, r.id, &to, &format!("reply_{n}")).await);
+    }
+    let outbox = claim_run_outbox(&mut *tx, r.id, LEASE).await.unwrap();
+    tx.commit().await.unwrap();
+    let claimed: Vec<MessageId> = outbox.due.iter().map(|d| d.message.id).collect();
+    assert_eq!(claimed, queued);
+}
+
+#[sqlx::test(migrations = false)]
 async fn a_rolled_back_round_claims_nothing(pool: PgPool) {
     let r = run(&pool).await;
     let id = text(&pool, &r, "text_back", &PhoneNumber::parse("+15125550123").unwrap()).await;
