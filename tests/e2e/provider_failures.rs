@@ -131,6 +131,24 @@ async fn a_timeout_after_twilio_accepted_is_reconciled_not_resent(pool: PgPool) 
 }
 
 #[sqlx::test(migrations = false)]
+async fn a_hanging_text_back_does_not_hold_the_owners_alert(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    // Twilio takes the caller's text-back request and never answers (our
+    // client gives up at 1.5 s); the owner's alert goes to another number.
+    let caller = new_caller();
+    app.fake.script_for(&caller, [Reply::Hang { delay: Duration::from_secs(4) }]);
+    app.missed_call(&caller, "no-answer").await;
+    let alert = app.wait_for_sms(OWNER_PHONE, 1, Duration::from_millis(1000)).await;
+    assert_eq!(alert.len(), 1, "the owner was alerted while the caller's request still hung");
+    assert!(app.fake.sent_to(&caller).is_empty(), "the text-back's request had not been answered yet");
+    assert_eq!(app.wait_for_sms(&caller, 1, WAIT).await.len(), 1, "the text-back went on its retry");
+    app.settle(WAIT).await;
+    assert_eq!(app.fake.sent_to(&caller).len(), 1);
+    assert_eq!(app.fake.sent_to(OWNER_PHONE).len(), 1);
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
 async fn delivery_callbacks_update_status_and_never_go_backwards(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let caller = new_caller();

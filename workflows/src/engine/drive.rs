@@ -74,24 +74,47 @@ pub(crate) async fn round_outbox(
     Ok(run_outbox::claim_run_outbox(&mut *conn, run_id, wf.0.cfg.retry.lease).await?)
 }
 
-/// Sends the due outbox rows the round claimed, one by one, with no
-/// transaction open. Returns what each came to, in their order.
+/// Sends the due outbox rows the round claimed, with no transaction open:
+/// each recipient's texts one after another in their order, different
+/// recipients at once, so the owner's alert never waits on the caller's
+/// provider request (a slow or hanging one holds only its own lane). Returns
+/// what each came to, in the rows' order.
 pub(crate) async fn deliver_due(
     wf: &Workflows,
     input: &TickInput,
     due: &[DueText],
 ) -> Result<Vec<Delivery>, EngineError> {
-    renewing(wf, input, deliver_each(wf, due)).await
+    let lanes = futures_util::future::join_all(lanes(due).into_iter().map(|lane| deliver_lane(wf, lane)));
+    let mut outcomes = Vec::with_capacity(due.len());
+    for lane in renewing(wf, input, lanes).await {
+        outcomes.extend(lane?);
+    }
+    outcomes.sort_by_key(|(i, _)| *i);
+    Ok(outcomes.into_iter().map(|(_, outcome)| outcome).collect())
 }
 
-async fn deliver_each(wf: &Workflows, due: &[DueText]) -> Result<Vec<Delivery>, EngineError> {
+/// The due texts grouped by recipient, each group in the rows' order (by index).
+pub(super) fn lanes(due: &[DueText]) -> Vec<Vec<(usize, &DueText)>> {
+    let mut lanes: Vec<Vec<(usize, &DueText)>> = Vec::new();
+    for (i, d) in due.iter().enumerate() {
+        match lanes.iter_mut().find(|l| l[0].1.message.to_phone == d.message.to_phone) {
+            Some(lane) => lane.push((i, d)),
+            None => lanes.push(vec![(i, d)]),
+        }
+    }
+    lanes
+}
+
+/// One recipient's texts, in order. A database error stops the lane; its
+/// unsent rows stay claimed and are taken again when the send lease ends.
+async fn deliver_lane(wf: &Workflows, lane: Vec<(usize, &DueText)>) -> Result<Vec<(usize, Delivery)>, EngineError> {
     let cfg = &wf.0.cfg;
     let cb = Callbacks { status_url: cfg.status_callback.clone() };
-    let mut outcomes = Vec::with_capacity(due.len());
-    for DueText { message: m, claim } in due {
+    let mut outcomes = Vec::with_capacity(lane.len());
+    for (i, DueText { message: m, claim }) in lane {
         let outcome = sms::deliver_claimed(&wf.0.pool, &cfg.transport, m, claim, &cb, &cfg.retry).await?;
         tracing::debug!(message_id = %m.id, ?outcome, "delivery attempt");
-        outcomes.push(outcome);
+        outcomes.push((i, outcome));
     }
     Ok(outcomes)
 }

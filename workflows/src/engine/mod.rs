@@ -13,6 +13,8 @@ pub(crate) mod backlog;
 mod backlog_tests;
 pub mod control;
 pub(crate) mod drive;
+#[cfg(test)]
+mod drive_tests;
 pub mod eager;
 pub mod rescue;
 pub mod runs;
