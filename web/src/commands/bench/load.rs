@@ -186,6 +186,28 @@ pub fn answered(fake: &FakeTwilio, sent: &[Sent], nth: usize) -> Vec<(Instant, I
     sent.iter().filter_map(|s| Some((s.t0, *by_caller.get(&s.caller)?.get(nth - 1)?))).collect()
 }
 
+/// For each request whose missed-call alert reached the owner: when the
+/// call-completed webhook was sent (`t0`) and when the fake Twilio received
+/// the alert naming that caller (its body shows the number as `(512) 555-0123`).
+pub fn owner_alerted(fake: &FakeTwilio, owner: &str, sent: &[Sent]) -> Vec<(Instant, Instant)> {
+    let alerts: Vec<(String, Instant)> = fake
+        .sent_to(owner)
+        .into_iter()
+        .filter(|s| s.body.starts_with(MISSED_CALL_ALERT))
+        .map(|s| (s.body, s.at))
+        .collect();
+    sent.iter()
+        .filter_map(|s| {
+            let shown = activities::domain::PhoneNumber::parse(&s.caller).ok()?.display_national();
+            let at = alerts.iter().find(|(body, _)| body.contains(&shown))?.1;
+            Some((s.t0, at))
+        })
+        .collect()
+}
+
+/// How the owner's missed-call alert begins (`prompts/notify/missed_call.sms.txt.j2`).
+pub const MISSED_CALL_ALERT: &str = "Missed call from";
+
 /// Waits until the owner has `n` texts starting with `prefix`; when the last came.
 pub async fn wait_for_owner(
     fake: &FakeTwilio,
@@ -202,5 +224,41 @@ pub async fn wait_for_owner(
             return (alerts.len(), alerts.into_iter().max());
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use activities::domain::PhoneNumber;
+    use activities::twilio::{NewMessage, TwilioClient};
+
+    use super::*;
+
+    async fn text(client: &TwilioClient, to: &str, body: &str) {
+        let (to, from) = (PhoneNumber::parse(to).expect("to"), PhoneNumber::parse("+15125550199").expect("from"));
+        let msg = NewMessage { to: &to, from: &from, body, status_callback: None, validity_period: None };
+        client.create_message(&msg).await.expect("sent");
+    }
+
+    #[tokio::test]
+    async fn each_call_is_matched_to_the_alert_that_names_its_caller() {
+        let fake = FakeTwilio::start().await.expect("fake twilio");
+        let client = TwilioClient::new(&fake.base_url(), &fake.account_sid, &fake.auth_token, Duration::from_secs(5));
+        let owner = "+15125550142";
+        let t0 = Instant::now();
+        let calls: Vec<Sent> = (0..3).map(|i| Sent { caller: Twilio::caller(i), webhook_ms: Vec::new(), t0 }).collect();
+        text(&client, owner, "Missed call from (512) 200-0002 at 9:14 AM. We texted them back.").await;
+        text(&client, owner, "New qualified lead: (512) 200-0000").await;
+        text(&client, "+15122000000", "Missed call from (512) 200-0000, sent to the caller, not the owner").await;
+        text(&client, owner, "Missed call from (512) 200-0000 at 9:15 AM. We texted them back.").await;
+        let alerted = owner_alerted(&fake, owner, &calls);
+        let at = |body_has: &str| {
+            fake.sent_to(owner)
+                .into_iter()
+                .find(|s| s.body.starts_with("Missed") && s.body.contains(body_has))
+                .unwrap()
+                .at
+        };
+        assert_eq!(alerted, vec![(t0, at("(512) 200-0000")), (t0, at("(512) 200-0002"))], "caller 1 got no alert");
     }
 }

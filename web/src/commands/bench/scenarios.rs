@@ -107,6 +107,9 @@ async fn measure(rig: &Rig, l: &Load, first: usize, m: Measured) -> anyhow::Resu
     let mut r = Report::new(m.title);
     r.latencies.push(Latency::of("webhook", "webhook response", webhooks(&sent)));
     r.latencies.push(Latency::of(m.key, m.label, answers.clone()));
+    if matches!(m.kind, Kind::MissedCall) {
+        owner_alert_figures(rig, &mut r, &sent).await;
+    }
     outcome(&mut r, &sent, answers.len(), started, last);
     tail_figures(&mut r, &load::answered(&rig.fake, &sent, m.nth), started);
     cpu_figures(&mut r, cpu);
@@ -164,6 +167,20 @@ async fn missed_calls(rig: &Rig, l: &Load, first: usize, name: &str) -> anyhow::
         r.figure("warmup_text_back_max_ms", "warm-up: slowest text-back (ms)", num(w.max));
     }
     Ok(r)
+}
+
+/// When each measured call's missed-call alert reached the owner (the other
+/// half of a complete workflow); the alerts are sent by then or soon after.
+async fn owner_alert_figures(rig: &Rig, r: &mut Report, sent: &[Sent]) {
+    let owner = rig.business.owner_phone.to_string();
+    let deadline = Instant::now() + PATIENCE;
+    let mut alerted = load::owner_alerted(&rig.fake, &owner, sent);
+    while alerted.len() < sent.len() && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        alerted = load::owner_alerted(&rig.fake, &owner, sent);
+    }
+    let ms = alerted.iter().map(|(t0, at)| at.saturating_duration_since(*t0).as_secs_f64() * 1000.0).collect();
+    r.latencies.push(Latency::of("owner_alert", "call-completed → owner's alert request", ms));
 }
 
 /// (c) Texts from callers who were texted back: inbound SMS → the AI's reply request.
