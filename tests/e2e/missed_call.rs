@@ -86,6 +86,26 @@ async fn an_opted_out_caller_gets_no_text(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
+async fn the_goodbye_promises_a_text_only_to_a_caller_we_may_text(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let (caller, opted_out) = (new_caller(), new_caller());
+    opt_outs::add_opt_out(&app.pool, app.business.id, &PhoneNumber::parse(&opted_out).unwrap(), "stop_keyword")
+        .await
+        .unwrap();
+    for (who, promised) in [(&caller, true), (&opted_out, false)] {
+        let sid = new_call_sid();
+        let action = path_of(&attr(&app.ring(&sid, who).await, "Dial", "action").expect("action"));
+        // The first callback finishes the call; Twilio's retry of it finds the call finished.
+        let first = app.dial_ended(&action, &sid, who, "no-answer", "false").await;
+        let retried = app.dial_ended(&action, &sid, who, "no-answer", "false").await;
+        for twiml in [first, retried] {
+            assert_eq!(twiml.contains("text you right away"), promised, "{twiml}");
+        }
+    }
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
 async fn a_caller_in_an_open_conversation_gets_no_second_text_back(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let caller = new_caller();

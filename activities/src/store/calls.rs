@@ -118,6 +118,15 @@ pub async fn record_screen_accept(
     Ok(r.rows_affected() == 1)
 }
 
+/// A call [`finish_call`] just ended, and whether its caller has opted out
+/// (of this business or of all), read by the same statement.
+#[derive(Debug, Clone, FromRow)]
+pub struct Finished {
+    #[sqlx(flatten)]
+    pub call: Call,
+    pub caller_opted_out: bool,
+}
+
 /// Moves a ringing call to its final status. Returns None if it was already
 /// finished (a retried callback), so the caller must not start anything twice.
 pub async fn finish_call(
@@ -127,11 +136,12 @@ pub async fn finish_call(
     outcome: CallOutcome,
     dial_call_status: &str,
     duration_seconds: Option<i32>,
-) -> sqlx::Result<Option<Call>> {
+) -> sqlx::Result<Option<Finished>> {
     let sql = format!(
         "UPDATE calls SET status = $3, dial_call_status = $4, duration_seconds = $5, ended_at = now()
          WHERE business_id = $1 AND id = $2 AND status = 'ringing'
-         RETURNING {COLUMNS}"
+         RETURNING {COLUMNS}, {} AS caller_opted_out",
+        super::opt_outs::opted_out_sql("calls.caller_phone", "calls.business_id")
     );
     sqlx::query_as(&sql)
         .bind(business_id)

@@ -5,15 +5,22 @@ use sqlx::PgExecutor;
 
 use crate::domain::{BusinessId, PhoneNumber};
 
+/// SQL for "`phone` opted out of `business`, or globally", with the two SQL
+/// expressions (parameters or columns) spliced in; for statements that ask it
+/// alongside something else.
+pub(crate) fn opted_out_sql(phone: &str, business: &str) -> String {
+    format!(
+        "EXISTS (SELECT 1 FROM opt_outs o WHERE o.phone = {phone} AND (o.business_id = {business} OR o.business_id IS NULL))"
+    )
+}
+
 /// Opted out of this business, or globally.
 pub async fn is_opted_out(db: impl PgExecutor<'_>, business_id: BusinessId, phone: &PhoneNumber) -> sqlx::Result<bool> {
-    sqlx::query_scalar(
-        "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = $2 AND (business_id = $1 OR business_id IS NULL))",
-    )
-    .bind(business_id)
-    .bind(phone)
-    .fetch_one(db)
-    .await
+    sqlx::query_scalar(&format!("SELECT {}", opted_out_sql("$2", "$1")))
+        .bind(business_id)
+        .bind(phone)
+        .fetch_one(db)
+        .await
 }
 
 /// Both of a tick's questions about a number in one round trip: opted out
@@ -23,14 +30,11 @@ pub async fn reachability(
     business_id: BusinessId,
     phone: &PhoneNumber,
 ) -> sqlx::Result<(bool, bool)> {
-    sqlx::query_as(
-        "SELECT EXISTS (SELECT 1 FROM opt_outs WHERE phone = $2 AND (business_id = $1 OR business_id IS NULL)),
-                EXISTS (SELECT 1 FROM unreachable_numbers WHERE business_id = $1 AND phone = $2)",
-    )
-    .bind(business_id)
-    .bind(phone)
-    .fetch_one(db)
-    .await
+    let sql = format!(
+        "SELECT {}, EXISTS (SELECT 1 FROM unreachable_numbers WHERE business_id = $1 AND phone = $2)",
+        opted_out_sql("$2", "$1")
+    );
+    sqlx::query_as(&sql).bind(business_id).bind(phone).fetch_one(db).await
 }
 
 pub async fn add_opt_out(

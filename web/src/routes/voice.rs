@@ -150,15 +150,18 @@ pub async fn call_completed(
     let duration = req.get("DialCallDuration").and_then(|d| d.parse::<i32>().ok());
     let finished = calls::finish_call(&mut *tx, business.id, call.id, outcome, &dial_status, duration).await?;
     let final_status = match &finished {
-        Some(c) => c.status.clone(),
+        Some(f) => f.call.status.clone(),
         None => call.status.clone(),
     };
-    if let (Some(c), CallOutcome::Missed) = (&finished, outcome) {
-        app.workflows.start_missed_call(&mut tx, c, Utc::now()).await?;
+    if let (Some(f), CallOutcome::Missed) = (&finished, outcome) {
+        app.workflows.start_missed_call(&mut tx, &f.call, Utc::now()).await?;
     }
     let label = if finished.is_some() { final_status.as_str() } else { "duplicate" };
     audit(&mut tx, Some(&business), "voice/call-completed", &req, label).await?;
-    let opted_out = opt_outs::is_opted_out(&mut *tx, business.id, &call.caller_phone).await?;
+    let opted_out = match &finished {
+        Some(f) => f.caller_opted_out,
+        None => opt_outs::is_opted_out(&mut *tx, business.id, &call.caller_phone).await?,
+    };
     tx.commit().await?;
     tracing::info!(business_id = %business.id, call_id = %call.id, status = %final_status, "call finished");
     Ok(xml(after_dial_twiml(&business, &final_status, opted_out)))
