@@ -81,8 +81,10 @@ pub(crate) const CLAIMABLE: &str = "(m.status = 'queued' OR (m.status = 'sending
 /// The row (alias `m`) is for a customer who opted out, of this business or
 /// of all. The one text such a number still gets is the confirmation of the
 /// opt-out itself (47 CFR 64.1200(a)(12)): its purpose is bound as `$3`.
-pub(crate) const OPTED_OUT: &str = "(m.audience = 'customer' AND m.purpose IS DISTINCT FROM $3 AND EXISTS ( \
-    SELECT 1 FROM opt_outs o WHERE o.phone = m.to_phone AND (o.business_id = m.business_id OR o.business_id IS NULL)))";
+pub(crate) fn opted_out() -> String {
+    let opted = super::opt_outs::opted_out_sql("m.to_phone", "m.business_id");
+    format!("(m.audience = 'customer' AND m.purpose IS DISTINCT FROM $3 AND {opted})")
+}
 
 /// Any outbox row. `NewOutbound` is the common case (a run's text, due at
 /// once); owner notifications may belong to no run (the notification
@@ -199,18 +201,19 @@ pub enum Claim {
 
 /// Claims a row for one send attempt and commits the evidence that a send may
 /// happen, before the provider call: only a [`CLAIMABLE`] row, and nothing
-/// when the row is for a customer who opted out ([`OPTED_OUT`], asked in the
+/// when the row is for a customer who opted out ([`opted_out`], asked in the
 /// same statement).
 pub async fn claim_for_send(db: impl PgExecutor<'_>, id: MessageId, lease: std::time::Duration) -> sqlx::Result<Claim> {
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
     let sql = format!(
-        "WITH prev AS (SELECT m.id, m.status, {OPTED_OUT} AS opted, {CLAIMABLE} AS claimable
+        "WITH prev AS (SELECT m.id, m.status, {} AS opted, {CLAIMABLE} AS claimable
                        FROM messages m WHERE m.id = $1 FOR UPDATE OF m),
               u AS (UPDATE messages m SET status = 'sending', attempts = m.attempts + 1, last_attempt_at = now(),
                            next_attempt_at = NULL
                     FROM prev WHERE m.id = prev.id AND prev.claimable AND NOT prev.opted
                     RETURNING prev.status)
-         SELECT COALESCE((SELECT opted FROM prev), false), (SELECT status FROM u)"
+         SELECT COALESCE((SELECT opted FROM prev), false), (SELECT status FROM u)",
+        opted_out()
     );
     let (opted_out, previous): (bool, Option<String>) =
         sqlx::query_as(&sql).bind(id).bind(lease_ms).bind(OPT_OUT_CONFIRMATION).fetch_one(db).await?;

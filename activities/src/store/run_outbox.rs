@@ -10,7 +10,7 @@
 use chrono::{DateTime, Utc};
 use sqlx::{FromRow, PgExecutor};
 
-use super::messages::{Claim, Message, CLAIMABLE, COLUMNS, OPTED_OUT};
+use super::messages::{opted_out, Claim, Message, CLAIMABLE, COLUMNS};
 use crate::domain::RunId;
 use crate::sms::OPT_OUT_CONFIRMATION;
 
@@ -82,7 +82,7 @@ struct ClaimRow {
 /// Reads the run's outbox and claims every due row that may be sent now, in
 /// one statement of the caller's transaction, under the rules of
 /// [`messages::claim_for_send`] ([`CLAIMABLE`] with the sender's `lease`, and
-/// never [`OPTED_OUT`]). The rows come back as they were before the claim
+/// never [`opted_out`]). The rows come back as they were before the claim
 /// (the attempt count of the last attempt). Commit before sending: the claim
 /// is the evidence that a send may happen.
 pub async fn claim_run_outbox(
@@ -91,9 +91,10 @@ pub async fn claim_run_outbox(
     lease: std::time::Duration,
 ) -> sqlx::Result<ClaimedOutbox> {
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    let opted = opted_out();
     let sql = format!(
         "WITH p AS (
-             SELECT {COLUMNS}, {DUE_AND_RETRY}, {CLAIMABLE} AS claimable, {OPTED_OUT} AS opted
+             SELECT {COLUMNS}, {DUE_AND_RETRY}, {CLAIMABLE} AS claimable, {opted} AS opted
              FROM messages m WHERE run_id = $1 AND status IN ('queued', 'sending')
              FOR UPDATE OF m),
          c AS (
