@@ -162,15 +162,19 @@ pub async fn wait_for_texts(
     nth: usize,
     patience: Duration,
 ) -> (Vec<f64>, Option<Instant>) {
+    let arrived = poll_until(patience, || answered(fake, sent, nth), |a| a.len() == sent.len()).await;
+    let last = arrived.iter().map(|(_, at)| *at).max();
+    (arrived.iter().map(|(t0, at)| at.saturating_duration_since(*t0).as_secs_f64() * 1000.0).collect(), last)
+}
+
+/// Reads `read` every 100 ms until `enough` says so or `patience` runs out;
+/// returns the last reading.
+async fn poll_until<T>(patience: Duration, read: impl Fn() -> T, enough: impl Fn(&T) -> bool) -> T {
     let deadline = Instant::now() + patience;
     loop {
-        let arrived: Vec<(f64, Instant)> = answered(fake, sent, nth)
-            .into_iter()
-            .map(|(t0, at)| (at.saturating_duration_since(t0).as_secs_f64() * 1000.0, at))
-            .collect();
-        if arrived.len() == sent.len() || Instant::now() > deadline {
-            let last = arrived.iter().map(|(_, at)| *at).max();
-            return (arrived.into_iter().map(|(ms, _)| ms).collect(), last);
+        let now = read();
+        if enough(&now) || Instant::now() > deadline {
+            return now;
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
@@ -188,21 +192,31 @@ pub fn answered(fake: &FakeTwilio, sent: &[Sent], nth: usize) -> Vec<(Instant, I
 
 /// For each request whose missed-call alert reached the owner: when the
 /// call-completed webhook was sent (`t0`) and when the fake Twilio received
-/// the alert naming that caller (its body shows the number as `(512) 555-0123`).
+/// the alert naming that caller (`Missed call from (512) 555-0123 at …`).
 pub fn owner_alerted(fake: &FakeTwilio, owner: &str, sent: &[Sent]) -> Vec<(Instant, Instant)> {
-    let alerts: Vec<(String, Instant)> = fake
-        .sent_to(owner)
-        .into_iter()
-        .filter(|s| s.body.starts_with(MISSED_CALL_ALERT))
-        .map(|s| (s.body, s.at))
-        .collect();
+    let mut by_caller: HashMap<String, Instant> = HashMap::new();
+    for s in fake.sent_to(owner) {
+        let named = s.body.strip_prefix(MISSED_CALL_ALERT).and_then(|rest| rest.trim_start().split(" at ").next());
+        if let Some(shown) = named {
+            by_caller.entry(shown.to_owned()).or_insert(s.at);
+        }
+    }
     sent.iter()
         .filter_map(|s| {
             let shown = activities::domain::PhoneNumber::parse(&s.caller).ok()?.display_national();
-            let at = alerts.iter().find(|(body, _)| body.contains(&shown))?.1;
-            Some((s.t0, at))
+            Some((s.t0, *by_caller.get(&shown)?))
         })
         .collect()
+}
+
+/// [`owner_alerted`], waiting up to `patience` for every request's alert.
+pub async fn wait_for_owner_alerts(
+    fake: &FakeTwilio,
+    owner: &str,
+    sent: &[Sent],
+    patience: Duration,
+) -> Vec<(Instant, Instant)> {
+    poll_until(patience, || owner_alerted(fake, owner, sent), |a| a.len() == sent.len()).await
 }
 
 /// How the owner's missed-call alert begins (`prompts/notify/missed_call.sms.txt.j2`).
@@ -216,15 +230,11 @@ pub async fn wait_for_owner(
     n: usize,
     patience: Duration,
 ) -> (usize, Option<Instant>) {
-    let deadline = Instant::now() + patience;
-    loop {
-        let alerts: Vec<Instant> =
-            fake.sent_to(owner).into_iter().filter(|s| s.body.starts_with(prefix)).map(|s| s.at).collect();
-        if alerts.len() >= n || Instant::now() > deadline {
-            return (alerts.len(), alerts.into_iter().max());
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    let read = || -> Vec<Instant> {
+        fake.sent_to(owner).into_iter().filter(|s| s.body.starts_with(prefix)).map(|s| s.at).collect()
+    };
+    let alerts = poll_until(patience, read, |a| a.len() >= n).await;
+    (alerts.len(), alerts.into_iter().max())
 }
 
 #[cfg(test)]

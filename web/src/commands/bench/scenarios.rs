@@ -173,12 +173,7 @@ async fn missed_calls(rig: &Rig, l: &Load, first: usize, name: &str) -> anyhow::
 /// half of a complete workflow); the alerts are sent by then or soon after.
 async fn owner_alert_figures(rig: &Rig, r: &mut Report, sent: &[Sent]) {
     let owner = rig.business.owner_phone.to_string();
-    let deadline = Instant::now() + PATIENCE;
-    let mut alerted = load::owner_alerted(&rig.fake, &owner, sent);
-    while alerted.len() < sent.len() && Instant::now() < deadline {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        alerted = load::owner_alerted(&rig.fake, &owner, sent);
-    }
+    let alerted = load::wait_for_owner_alerts(&rig.fake, &owner, sent, PATIENCE).await;
     let ms = alerted.iter().map(|(t0, at)| at.saturating_duration_since(*t0).as_secs_f64() * 1000.0).collect();
     r.latencies.push(Latency::of("owner_alert", "call-completed → owner's alert request", ms));
 }
@@ -229,7 +224,8 @@ async fn saturation(rig: &Rig, s: &Saturation) -> anyhow::Result<Report> {
     let started = Instant::now();
     let flood = load::flood(&rig.tw, Kind::MissedCall, 0, s.flood, IN_FLIGHT).await?;
     let (text_backs, last_text) = load::wait_for_texts(&rig.fake, &flood, 1, PATIENCE).await;
-    let (alerts, last_alert) = load::wait_for_owner(&rig.fake, &owner, "Missed call from", s.flood, PATIENCE).await;
+    let (alerts, last_alert) =
+        load::wait_for_owner(&rig.fake, &owner, load::MISSED_CALL_ALERT, s.flood, PATIENCE).await;
     let cpu = cpu0.until(&CpuSample::take(rig.server.pid));
     let complete = text_backs.len().min(alerts);
     let end = last_text.max(last_alert).unwrap_or(started);
