@@ -7,7 +7,7 @@ use std::time::Duration;
 use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
-use crate::domain::{BusinessId, PhoneNumber};
+use crate::domain::{BusinessId, MessageId, PhoneNumber};
 use crate::store::messages::{self, Claim, Message};
 use crate::store::opt_outs;
 use crate::twilio::{NewMessage, TwilioClient, TwilioError};
@@ -71,6 +71,14 @@ pub struct Callbacks {
     pub status_url: Option<String>,
 }
 
+/// The status callback of one text: it names the text, so that a report
+/// Twilio sends before the send is recorded (the sid not yet in the row)
+/// still finds its row.
+pub fn status_url_for(url: &str, id: MessageId) -> String {
+    let sep = if url.contains('?') { '&' } else { '?' };
+    format!("{url}{sep}message_id={id}")
+}
+
 impl SmsTransport {
     async fn send(&self, m: &Message, cb: &Callbacks) -> Result<String, TwilioError> {
         match self {
@@ -80,7 +88,7 @@ impl SmsTransport {
                     to: &m.to_phone,
                     from: &m.from_phone,
                     body: &m.body,
-                    status_callback: cb.status_url.clone(),
+                    status_callback: cb.status_url.as_deref().map(|url| status_url_for(url, m.id)),
                     validity_period: m.validity_seconds.and_then(|v| u32::try_from(v).ok()),
                 };
                 client.create_message(&msg).await.map(|r| r.sid)
@@ -120,10 +128,33 @@ pub async fn deliver(
 }
 
 /// Carries out a claim already committed (by [`messages::claim_for_send`] or
-/// a tick's [`crate::store::run_outbox::claim_run_outbox`]): a held row is
-/// left to its sender, an opted-out one is recorded blocked, a claimed one is
-/// reconciled if a dead sender may have sent it, then sent.
+/// a tick's [`crate::store::run_outbox::claim_run_outbox`]) and records a
+/// text sent in a commit of its own: [`send_claimed`], then
+/// [`messages::mark_sent`].
 pub async fn deliver_claimed(
+    pool: &PgPool,
+    transport: &SmsTransport,
+    m: &Message,
+    claim: &Claim,
+    cb: &Callbacks,
+    policy: &RetryPolicy,
+) -> Result<Delivery, DeliverError> {
+    let outcome = send_claimed(pool, transport, m, claim, cb, policy).await?;
+    if let Delivery::Sent { sid } = &outcome {
+        messages::mark_sent(pool, m.id, sid).await?;
+    }
+    Ok(outcome)
+}
+
+/// Carries out a committed claim: a held row is left to its sender, an
+/// opted-out one is recorded blocked, a claimed one is reconciled if a dead
+/// sender may have sent it, then sent. Every outcome but one is recorded
+/// here: a text sent ([`Delivery::Sent`]) stays `sending` for the caller to
+/// record ([`messages::record_sent`]), so that a tick records all of a
+/// round's sends in its next transaction. Until then the row is what a
+/// crash between the provider's answer and the record leaves: any later
+/// attempt asks the provider first (`find_sent`) and never sends twice.
+pub async fn send_claimed(
     pool: &PgPool,
     transport: &SmsTransport,
     m: &Message,
@@ -142,7 +173,6 @@ pub async fn deliver_claimed(
     if previous == "sending" {
         match transport.find_sent(m).await {
             Ok(Some(sid)) => {
-                messages::mark_sent(pool, m.id, &sid).await?;
                 tracing::info!(message_id = %m.id, "reconciled a maybe-sent message: it was sent");
                 return Ok(Delivery::Sent { sid });
             }
@@ -155,10 +185,7 @@ pub async fn deliver_claimed(
         return Ok(Delivery::Failed);
     }
     match transport.send(m, cb).await {
-        Ok(sid) => {
-            messages::mark_sent(pool, m.id, &sid).await?;
-            Ok(Delivery::Sent { sid })
-        }
+        Ok(sid) => Ok(Delivery::Sent { sid }),
         Err(e) => record_failure(pool, m, policy, e).await,
     }
 }

@@ -116,6 +116,47 @@ async fn a_worker_killed_between_sending_and_recording_the_sid_is_reconciled_wit
     app.stop().await;
 }
 
+/// The text-back's row: status and sid (an empty status before it is queued).
+async fn text_back_row(app: &TestApp) -> (String, Option<String>) {
+    sqlx::query_as("SELECT status, twilio_message_sid FROM messages WHERE purpose = 'text_back'")
+        .fetch_optional(&app.pool)
+        .await
+        .unwrap()
+        .unwrap_or_default()
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_send_is_recorded_by_the_tick_that_made_it_even_after_a_text_moved_the_run_on(pool: PgPool) {
+    // A long send lease: a text left unrecorded would stay `sending` for the whole test.
+    let app = TestApp::spawn_with(pool, Mode { web: true, workers: true }, &[("SMS_SEND_LEASE_MS", "60000")]).await;
+    let caller = new_caller();
+    app.fake.script_for(&caller, [Reply::Accept { delay: Duration::from_millis(800) }]);
+    app.missed_call(&caller, "no-answer").await;
+    let deadline = std::time::Instant::now() + WAIT;
+    while text_back_row(&app).await.0 != "sending" && std::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // The caller writes while Twilio still holds the text-back's request: the
+    // run's token moves on, and the tick that sent it finds itself stale.
+    app.text(&caller, "Hi, is this the AC place?").await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(3);
+    let row = loop {
+        let row = text_back_row(&app).await;
+        if row.0 != "sending" || std::time::Instant::now() > deadline {
+            break row;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(row.0, "sent");
+    let sent = app.fake.sent_to(&caller);
+    let text_back = sent.iter().find(|s| Some(&s.sid) == row.1.as_ref()).expect("the recorded sid is Twilio's");
+    assert_eq!(app.fake.list_calls(), 0, "recorded by its sender, not reconciled later");
+    app.settle(WAIT).await;
+    let copies = app.fake.sent_to(&caller).iter().filter(|s| s.body == text_back.body).count();
+    assert_eq!(copies, 1, "the text-back went out once");
+    app.stop().await;
+}
+
 #[sqlx::test(migrations = false)]
 async fn a_text_left_in_a_dead_workers_hands_is_rechecked_after_a_pause_not_in_a_busy_loop(pool: PgPool) {
     // A lease longer than the restart: the new worker finds the text still

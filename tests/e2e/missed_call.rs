@@ -24,9 +24,19 @@ async fn each_unanswered_dial_status_texts_the_caller_once(pool: PgPool) {
         assert!(m.body.contains(BUSINESS_NAME), "{status}: {}", m.body);
         assert!(m.body.contains("Reply STOP to opt out"), "{status}: {}", m.body);
         assert_eq!(m.validity_period.as_deref(), Some("900"), "a stale text-back must expire");
-        assert_eq!(m.status_callback.as_deref(), Some(format!("{BASE_URL}/webhook/sms/status").as_str()));
+        let callback = m.status_callback.as_deref().unwrap_or_default();
+        assert!(callback.starts_with(&format!("{BASE_URL}/webhook/sms/status?message_id=")), "{callback}");
     }
     app.settle(WAIT).await;
+    // Each text's status callback names that text.
+    for m in app.fake.sent_to(OWNER_PHONE) {
+        let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM messages WHERE twilio_message_sid = $1")
+            .bind(&m.sid)
+            .fetch_one(&app.pool)
+            .await
+            .unwrap();
+        assert_eq!(m.status_callback, Some(format!("{BASE_URL}/webhook/sms/status?message_id={id}")));
+    }
     let owner = app.fake.sent_to(OWNER_PHONE);
     assert_eq!(owner.len(), 4, "one owner alert per missed call");
     assert!(owner.iter().all(|m| m.body.starts_with("Missed call from (737) 555-")), "{:?}", owner[0].body);

@@ -149,6 +149,52 @@ async fn a_hanging_text_back_does_not_hold_the_owners_alert(pool: PgPool) {
 }
 
 #[sqlx::test(migrations = false)]
+async fn a_delivery_report_that_beats_the_senders_record_lands_on_its_text(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    // Twilio takes the text-back at once but answers our request a second
+    // later; its delivery report comes in before that answer.
+    let caller = new_caller();
+    app.fake.script_for(&caller, [Reply::AcceptThenHang { delay: Duration::from_secs(1) }]);
+    app.missed_call(&caller, "no-answer").await;
+    let twilio = app.wait_for_sms(&caller, 1, WAIT).await;
+    let (sid, callback) = (twilio[0].sid.clone(), twilio[0].status_callback.clone().expect("a status callback"));
+    let row = || async {
+        sqlx::query_as::<_, (String, Option<String>, bool)>(
+            "SELECT status, twilio_message_sid, sent_at IS NOT NULL FROM messages WHERE purpose = 'text_back'",
+        )
+        .fetch_one(&app.pool)
+        .await
+        .unwrap()
+    };
+    assert_eq!(row().await, ("sending".to_owned(), None, false), "our request is still waiting");
+    let path = callback.strip_prefix(BASE_URL).expect("our URL");
+    let r = app.post_twilio(path, &[("MessageSid", &sid), ("MessageStatus", "delivered")]).await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(row().await, ("delivered".to_owned(), Some(sid.clone()), true));
+    // Our request's answer comes after, and does not move the row back.
+    app.settle(WAIT).await;
+    assert_eq!(row().await, ("delivered".to_owned(), Some(sid.clone()), true));
+    // A report naming this text with another sid is not about this text.
+    let r = app
+        .post_twilio(path, &[("MessageSid", "SM00000000000000000000000000000000"), ("MessageStatus", "failed")])
+        .await;
+    assert_eq!(r.status(), 204);
+    assert_eq!(row().await, ("delivered".to_owned(), Some(sid), true));
+    assert_eq!(app.fake.sent_to(&caller).len(), 1);
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_status_callback_naming_no_text_is_refused(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let r = app
+        .post_twilio("/webhook/sms/status?message_id=not-a-text", &[("MessageSid", "SM1"), ("MessageStatus", "sent")])
+        .await;
+    assert_eq!(r.status(), 400);
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
 async fn delivery_callbacks_update_status_and_never_go_backwards(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
     let caller = new_caller();

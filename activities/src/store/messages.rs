@@ -225,13 +225,31 @@ pub async fn claim_for_send(db: impl PgExecutor<'_>, id: MessageId, lease: std::
 }
 
 pub async fn mark_sent(db: impl PgExecutor<'_>, id: MessageId, sid: &str) -> sqlx::Result<()> {
+    record_sent(db, &[SentText { id, sid: sid.to_owned(), at: Utc::now() }]).await
+}
+
+/// A text the provider accepted, with its sid and when it answered.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SentText {
+    pub id: MessageId,
+    pub sid: String,
+    pub at: DateTime<Utc>,
+}
+
+/// Records sent texts in one statement: `sent` with its sid, unless a row
+/// is no longer pending (a later outcome stands).
+pub async fn record_sent(db: impl PgExecutor<'_>, sent: &[SentText]) -> sqlx::Result<()> {
+    let ids: Vec<uuid::Uuid> = sent.iter().map(|s| s.id.0).collect();
+    let sids: Vec<&str> = sent.iter().map(|s| s.sid.as_str()).collect();
+    let ats: Vec<DateTime<Utc>> = sent.iter().map(|s| s.at).collect();
     sqlx::query(
-        "UPDATE messages SET status = 'sent', twilio_message_sid = $2, sent_at = now(), next_attempt_at = NULL,
-                last_error = NULL
-         WHERE id = $1 AND status IN ('queued', 'sending')",
+        "UPDATE messages SET status = 'sent', twilio_message_sid = ($2::text[])[array_position($1::uuid[], id)],
+                sent_at = ($3::timestamptz[])[array_position($1::uuid[], id)], next_attempt_at = NULL, last_error = NULL
+         WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'sending')",
     )
-    .bind(id)
-    .bind(sid)
+    .bind(ids)
+    .bind(sids)
+    .bind(ats)
     .execute(db)
     .await?;
     Ok(())
@@ -281,27 +299,34 @@ pub async fn mark_retry(
     Ok(())
 }
 
-/// Applies a Twilio status callback. Statuses only move forward: a late
-/// `sent` never overwrites `delivered`.
+/// Applies a Twilio status callback to the text it names (`message_id`,
+/// from the callback's URL; texts sent before the URL carried it are found
+/// by sid). Statuses only move forward: a late `sent` never overwrites
+/// `delivered`. A report that beats the record of its send (the row still
+/// `sending`, no sid) records the sid and the send too; a row holding
+/// another sid is left alone.
 pub async fn apply_delivery_status(
     db: impl PgExecutor<'_>,
+    message_id: Option<MessageId>,
     sid: &str,
     status: &str,
     error_code: Option<i32>,
 ) -> sqlx::Result<Option<(BusinessId, PhoneNumber)>> {
-    sqlx::query_as(
-        "UPDATE messages SET status = $2, error_code = COALESCE($3, error_code)
-         WHERE twilio_message_sid = $1
+    let row = match message_id {
+        Some(_) => "id = $4 AND (twilio_message_sid IS NULL OR twilio_message_sid = $1)",
+        None => "twilio_message_sid = $1",
+    };
+    let sql = format!(
+        "UPDATE messages SET status = $2, error_code = COALESCE($3, error_code),
+                twilio_message_sid = $1, next_attempt_at = NULL,
+                sent_at = CASE WHEN status IN ('queued', 'sending') THEN COALESCE(sent_at, now()) ELSE sent_at END
+         WHERE {row}
            AND (CASE status WHEN 'sending' THEN 0 WHEN 'queued' THEN 0 WHEN 'sent' THEN 1
                  WHEN 'delivered' THEN 2 WHEN 'undelivered' THEN 2 WHEN 'failed' THEN 2 ELSE 3 END)
              < (CASE $2 WHEN 'sent' THEN 1 ELSE 2 END)
-         RETURNING business_id, to_phone",
-    )
-    .bind(sid)
-    .bind(status)
-    .bind(error_code)
-    .fetch_optional(db)
-    .await
+         RETURNING business_id, to_phone"
+    );
+    sqlx::query_as(&sql).bind(sid).bind(status).bind(error_code).bind(message_id).fetch_optional(db).await
 }
 
 /// Every text to or from a phone, oldest first (the simulator's phone view).

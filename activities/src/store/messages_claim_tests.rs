@@ -72,3 +72,34 @@ async fn a_dead_senders_row_is_claimed_again_after_its_lease_and_a_sent_one_neve
     assert_eq!(claim_for_send(&pool, id, LEASE).await.unwrap(), Claim::Held, "not pending any more");
     assert_eq!(status_and_attempts(&pool, id).await, ("sent".to_owned(), 2));
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_rounds_sends_are_recorded_in_one_statement_and_a_final_outcome_stands(pool: PgPool) {
+    let to = PhoneNumber::parse("+15125550123").unwrap();
+    let (b, run, first) = queued_text(&pool, &to).await;
+    let second = test_db::customer_text(&pool, &b, run, &to, "follow_up_1").await;
+    let third = test_db::customer_text(&pool, &b, run, &to, "follow_up_2").await;
+    for id in [first, second, third] {
+        assert_eq!(claim_for_send(&pool, id, LEASE).await.unwrap(), Claim::Claimed("queued".into()));
+    }
+    // A report already in for the third: sending it is over, a late record must not undo that.
+    mark_failed(&pool, third, "failed", Some(30007), "carrier filtered").await.unwrap();
+    let at = |secs: i64| chrono::DateTime::<Utc>::from_timestamp(1_780_000_000 + secs, 0).unwrap();
+    let sent = [
+        SentText { id: second, sid: "SM2".into(), at: at(2) },
+        SentText { id: first, sid: "SM1".into(), at: at(1) },
+        SentText { id: third, sid: "SM3".into(), at: at(3) },
+    ];
+    record_sent(&pool, &sent).await.unwrap();
+    let row = |id: MessageId| {
+        sqlx::query_as::<_, (String, Option<String>, Option<DateTime<Utc>>)>(
+            "SELECT status, twilio_message_sid, sent_at FROM messages WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_one(&pool)
+    };
+    assert_eq!(row(first).await.unwrap(), ("sent".into(), Some("SM1".into()), Some(at(1))));
+    assert_eq!(row(second).await.unwrap(), ("sent".into(), Some("SM2".into()), Some(at(2))));
+    assert_eq!(row(third).await.unwrap(), ("failed".into(), None, None));
+    record_sent(&pool, &[]).await.unwrap();
+}

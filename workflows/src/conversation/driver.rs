@@ -11,7 +11,8 @@ use sqlx::PgConnection;
 use activities::domain::{LeadId, Zone};
 use activities::sms::Delivery;
 use activities::store::businesses::{self, Business};
-use activities::store::{messages, opt_outs};
+use activities::store::messages::{self, SentText};
+use activities::store::opt_outs;
 
 use super::effects::apply;
 use super::respond;
@@ -64,6 +65,8 @@ struct Memo {
     /// What the text-back just sent came to, for the very next round (which
     /// then need not read it back); taken by that round.
     text_back: Option<DeliveryResult>,
+    /// The texts the last round sent, recorded by the next one's transaction.
+    sent: Vec<SentText>,
 }
 
 enum Round {
@@ -80,7 +83,7 @@ async fn round(
     force_wake: Option<Duration>,
     injected: Option<Event>,
 ) -> Result<Round, EngineError> {
-    let Some((mut tx, run)) = drive::lock_for_tick(wf, input).await? else {
+    let Some((mut tx, run)) = drive::lock_for_tick(wf, input, &mut memo.sent).await? else {
         return Ok(Round::Finished);
     };
     let business = match memo.business.take() {
@@ -158,7 +161,7 @@ async fn transact(
     }
     runs::save_state(&mut tx, key, &state, conversation_id, wf.lease(), &notes).await?;
     tx.commit().await?;
-    let outcomes = drive::deliver_due(wf, input, &outbox.due).await?;
+    let outcomes = drive::deliver_due(wf, input, &outbox.due, &mut memo.sent).await?;
     let text_back = outbox.due.iter().zip(&outcomes).find(|(d, _)| d.message.purpose.as_deref() == Some(TEXT_BACK));
     memo.text_back = text_back.and_then(|(_, outcome)| delivery_result(outcome));
     Ok(Round::Delivered { in_flight: drive::in_flight(&outcomes) })

@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use activities::domain::{ConversationId, RunId};
 use activities::sms::{self, Callbacks, Delivery};
+use activities::store::messages::{self, SentText};
 use activities::store::run_outbox::{self, ClaimedOutbox, DueText};
 
 use super::runs::{self, Notes, RunRow, Save};
@@ -21,12 +22,23 @@ use super::{EngineError, TickInput, Workflows};
 /// or a cancel moved the token on) and there is nothing to do. A tick handed
 /// over by NOTIFY also needs the run's lease to be the one it was announced
 /// with: another worker that took it first has renewed it.
+///
+/// Whatever it finds, the transaction first records the texts the tick's
+/// previous round sent (`sent`, emptied): one statement under the run's lock
+/// and no commit of their own. A tick that fails before this commits leaves
+/// them `sending`, and the next attempt reconciles them with the provider.
 pub(crate) async fn lock_for_tick(
     wf: &Workflows,
     input: &TickInput,
+    sent: &mut Vec<SentText>,
 ) -> Result<Option<(Transaction<'static, Postgres>, RunRow)>, EngineError> {
     let mut tx = wf.0.pool.begin().await?;
-    let Some(run) = runs::lock_run(&mut tx, input.run_id).await? else {
+    let run = runs::lock_run(&mut tx, input.run_id).await?;
+    if !sent.is_empty() {
+        messages::record_sent(&mut *tx, &std::mem::take(sent)).await?;
+    }
+    let Some(run) = run else {
+        tx.commit().await?;
         return Ok(None);
     };
     let claimed_elsewhere = input.claim.is_some_and(|at| run.wake_at != Some(at));
@@ -78,19 +90,29 @@ pub(crate) async fn round_outbox(
 /// each recipient's texts one after another in their order, different
 /// recipients at once, so the owner's alert never waits on the caller's
 /// provider request (a slow or hanging one holds only its own lane). Returns
-/// what each came to, in the rows' order.
+/// what each came to, in the rows' order; the texts sent are added to `sent`
+/// for the next round to record ([`lock_for_tick`]).
 pub(crate) async fn deliver_due(
     wf: &Workflows,
     input: &TickInput,
     due: &[DueText],
+    sent: &mut Vec<SentText>,
 ) -> Result<Vec<Delivery>, EngineError> {
     let lanes = futures_util::future::join_all(lanes(due).into_iter().map(|lane| deliver_lane(wf, lane)));
     let mut outcomes = Vec::with_capacity(due.len());
+    let mut failed = None;
     for lane in renewing(wf, input, lanes).await {
-        outcomes.extend(lane?);
+        match lane {
+            Ok(lane) => outcomes.extend(lane),
+            Err(e) => failed = Some(e),
+        }
     }
-    outcomes.sort_by_key(|(i, _)| *i);
-    Ok(outcomes.into_iter().map(|(_, outcome)| outcome).collect())
+    outcomes.sort_by_key(|(i, _)| i.0);
+    sent.extend(outcomes.iter().filter_map(|((_, text), _)| text.clone()));
+    match failed {
+        Some(e) => Err(e),
+        None => Ok(outcomes.into_iter().map(|(_, outcome)| outcome).collect()),
+    }
 }
 
 /// The due texts grouped by recipient, each group in the rows' order (by index).
@@ -105,16 +127,23 @@ pub(super) fn lanes(due: &[DueText]) -> Vec<Vec<(usize, &DueText)>> {
     lanes
 }
 
+/// A text's place in the round's rows and, if the provider took it, its record to be.
+type Sent = (usize, Option<SentText>);
+
 /// One recipient's texts, in order. A database error stops the lane; its
 /// unsent rows stay claimed and are taken again when the send lease ends.
-async fn deliver_lane(wf: &Workflows, lane: Vec<(usize, &DueText)>) -> Result<Vec<(usize, Delivery)>, EngineError> {
+async fn deliver_lane(wf: &Workflows, lane: Vec<(usize, &DueText)>) -> Result<Vec<(Sent, Delivery)>, EngineError> {
     let cfg = &wf.0.cfg;
     let cb = Callbacks { status_url: cfg.status_callback.clone() };
     let mut outcomes = Vec::with_capacity(lane.len());
     for (i, DueText { message: m, claim }) in lane {
-        let outcome = sms::deliver_claimed(&wf.0.pool, &cfg.transport, m, claim, &cb, &cfg.retry).await?;
+        let outcome = sms::send_claimed(&wf.0.pool, &cfg.transport, m, claim, &cb, &cfg.retry).await?;
         tracing::debug!(message_id = %m.id, ?outcome, "delivery attempt");
-        outcomes.push((i, outcome));
+        let text = match &outcome {
+            Delivery::Sent { sid } => Some(SentText { id: m.id, sid: sid.clone(), at: Utc::now() }),
+            _ => None,
+        };
+        outcomes.push(((i, text), outcome));
     }
     Ok(outcomes)
 }

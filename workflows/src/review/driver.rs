@@ -11,7 +11,7 @@ use sqlx::PgConnection;
 
 use activities::links;
 use activities::store::businesses::{self, Business};
-use activities::store::messages::{self, Audience, NewOutbound};
+use activities::store::messages::{self, Audience, NewOutbound, SentText};
 use activities::store::reviews::{self, ReviewRequest};
 use activities::store::{conversations, opt_outs};
 
@@ -25,8 +25,10 @@ use crate::engine::{EngineError, TickInput, Workflows};
 pub(crate) async fn tick(wf: &Workflows, input: &TickInput) -> Result<(), EngineError> {
     let mut force_wake = None;
     let mut input = input.clone();
+    // The texts the last round sent, recorded by the next one's transaction.
+    let mut sent = Vec::new();
     for _ in 0..MAX_ROUNDS {
-        let r = round(wf, &input, force_wake.take()).await?;
+        let r = round(wf, &input, force_wake.take(), &mut sent).await?;
         input = input.claimed();
         match r {
             Round::Finished => return Ok(()),
@@ -37,7 +39,7 @@ pub(crate) async fn tick(wf: &Workflows, input: &TickInput) -> Result<(), Engine
             }
         }
     }
-    round(wf, &input, Some(Duration::ZERO)).await.map(|_| ())
+    round(wf, &input, Some(Duration::ZERO), &mut sent).await.map(|_| ())
 }
 
 enum Round {
@@ -46,8 +48,13 @@ enum Round {
 }
 
 /// One transaction of transition, then (outside it) the sends it queued.
-async fn round(wf: &Workflows, input: &TickInput, force_wake: Option<Duration>) -> Result<Round, EngineError> {
-    let Some((mut tx, run)) = drive::lock_for_tick(wf, input).await? else {
+async fn round(
+    wf: &Workflows,
+    input: &TickInput,
+    force_wake: Option<Duration>,
+    sent: &mut Vec<SentText>,
+) -> Result<Round, EngineError> {
+    let Some((mut tx, run)) = drive::lock_for_tick(wf, input, sent).await? else {
         return Ok(Round::Finished);
     };
     let business =
@@ -73,7 +80,7 @@ async fn round(wf: &Workflows, input: &TickInput, force_wake: Option<Duration>) 
     }
     runs::save_state(&mut tx, (run.business_id, run.id), &state, None, wf.lease(), &[]).await?;
     tx.commit().await?;
-    let outcomes = drive::deliver_due(wf, input, &outbox.due).await?;
+    let outcomes = drive::deliver_due(wf, input, &outbox.due, sent).await?;
     Ok(Round::Delivered { in_flight: drive::in_flight(&outcomes) })
 }
 
