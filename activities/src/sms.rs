@@ -114,8 +114,9 @@ impl SmsTransport {
     }
 }
 
-/// Delivers one pending outbox row: claims it in a commit of its own, then
-/// [`deliver_claimed`]. Never holds a transaction across the call.
+/// Delivers one pending outbox row with commits of its own: claims it, sends
+/// it ([`send_claimed`]), and records the send. Never holds a transaction
+/// across the call.
 pub async fn deliver(
     pool: &PgPool,
     transport: &SmsTransport,
@@ -124,31 +125,17 @@ pub async fn deliver(
     policy: &RetryPolicy,
 ) -> Result<Delivery, DeliverError> {
     let claim = messages::claim_for_send(pool, m.id, policy.lease).await?;
-    deliver_claimed(pool, transport, m, &claim, cb, policy).await
-}
-
-/// Carries out a claim already committed (by [`messages::claim_for_send`] or
-/// a tick's [`crate::store::run_outbox::claim_run_outbox`]) and records a
-/// text sent in a commit of its own: [`send_claimed`], then
-/// [`messages::mark_sent`].
-pub async fn deliver_claimed(
-    pool: &PgPool,
-    transport: &SmsTransport,
-    m: &Message,
-    claim: &Claim,
-    cb: &Callbacks,
-    policy: &RetryPolicy,
-) -> Result<Delivery, DeliverError> {
-    let outcome = send_claimed(pool, transport, m, claim, cb, policy).await?;
+    let outcome = send_claimed(pool, transport, m, &claim, cb, policy).await?;
     if let Delivery::Sent { sid } = &outcome {
         messages::mark_sent(pool, m.id, sid).await?;
     }
     Ok(outcome)
 }
 
-/// Carries out a committed claim: a held row is left to its sender, an
-/// opted-out one is recorded blocked, a claimed one is reconciled if a dead
-/// sender may have sent it, then sent. Every outcome but one is recorded
+/// Carries out a claim already committed (by [`messages::claim_for_send`]
+/// or a tick's [`crate::store::run_outbox::claim_run_outbox`]): a held row
+/// is left to its sender, an opted-out one is recorded blocked, a claimed
+/// one is reconciled if a dead sender may have sent it, then sent. Every outcome but one is recorded
 /// here: a text sent ([`Delivery::Sent`]) stays `sending` for the caller to
 /// record ([`messages::record_sent`]), so that a tick records all of a
 /// round's sends in its next transaction. Until then the row is what a
