@@ -2,8 +2,11 @@
 
 use chrono::{DateTime, Utc};
 use serde::Serialize;
-use sqlx::{FromRow, PgExecutor};
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
+use sqlx::{FromRow, PgExecutor, Postgres};
 
+use super::webhook_events::WebhookEvent;
 use crate::domain::{BusinessId, CallId, PhoneNumber};
 
 #[derive(Debug, Clone, FromRow, Serialize)]
@@ -53,27 +56,65 @@ impl CallOutcome {
 const COLUMNS: &str = "id, business_id, twilio_call_sid, caller_phone, status, dial_call_status, \
     screened, screen_accepted_at, duration_seconds, is_after_hours, created_at, caller_state";
 
-/// Inserts the call, or returns the existing row when Twilio retries the webhook.
-/// The bool is true when this request created it.
-pub async fn upsert_ringing(db: impl PgExecutor<'_>, c: &NewCall<'_>) -> sqlx::Result<(Call, bool)> {
-    let sql = format!(
+/// The call inserted, or the row already there when Twilio retried the
+/// webhook, as CTE `found` with `created` (true when this request inserted
+/// it); binds [`NewCall`] as `$1`–`$6` ([`bind_new_call`]).
+fn upsert_found() -> String {
+    format!(
         "WITH ins AS (
             INSERT INTO calls (business_id, twilio_call_sid, caller_phone, is_after_hours, screened, caller_state)
             VALUES ($1, $2, $3, $4, $5, $6)
             ON CONFLICT (twilio_call_sid) DO NOTHING
-            RETURNING {COLUMNS}, true AS created)
-         SELECT * FROM ins
-         UNION ALL
-         SELECT {COLUMNS}, false AS created FROM calls WHERE twilio_call_sid = $2
-         LIMIT 1"
-    );
-    let row: CallWithFlag = sqlx::query_as(&sql)
+            RETURNING {COLUMNS}, true AS created),
+         found AS (
+            SELECT * FROM ins
+            UNION ALL
+            SELECT {COLUMNS}, false AS created FROM calls WHERE twilio_call_sid = $2
+            LIMIT 1)"
+    )
+}
+
+fn bind_new_call<'q>(sql: &'q str, c: &NewCall<'q>) -> QueryAs<'q, Postgres, CallWithFlag, PgArguments> {
+    sqlx::query_as(sql)
         .bind(c.business_id)
         .bind(c.call_sid)
         .bind(c.caller)
         .bind(c.is_after_hours)
         .bind(c.screened)
         .bind(c.caller_state)
+}
+
+/// Inserts the call, or returns the existing row when Twilio retries the webhook.
+/// The bool is true when this request created it.
+pub async fn upsert_ringing(db: impl PgExecutor<'_>, c: &NewCall<'_>) -> sqlx::Result<(Call, bool)> {
+    let sql = format!("{} SELECT * FROM found", upsert_found());
+    let row = bind_new_call(&sql, c).fetch_one(db).await?;
+    Ok((row.call, row.created))
+}
+
+/// [`upsert_ringing`] and the webhook's audit row in one statement, so the
+/// incoming-call webhook needs no transaction of its own. The audit row says
+/// `audit.outcome` when this request created the call, `duplicate` when
+/// Twilio retried it.
+pub async fn upsert_ringing_audited(
+    db: impl PgExecutor<'_>,
+    c: &NewCall<'_>,
+    audit: &WebhookEvent<'_>,
+) -> sqlx::Result<(Call, bool)> {
+    let sql = format!(
+        "{},
+         audit AS (
+            INSERT INTO webhook_events (business_id, endpoint, provider_sid, idempotency_token, outcome, params)
+            SELECT $1, $7, $8, $9, CASE WHEN f.created THEN $10 ELSE 'duplicate' END, $11 FROM found f)
+         SELECT * FROM found",
+        upsert_found()
+    );
+    let row = bind_new_call(&sql, c)
+        .bind(audit.endpoint)
+        .bind(audit.provider_sid)
+        .bind(audit.idempotency_token)
+        .bind(audit.outcome)
+        .bind(&audit.params)
         .fetch_one(db)
         .await?;
     Ok((row.call, row.created))
@@ -152,3 +193,7 @@ pub async fn finish_call(
         .fetch_optional(db)
         .await
 }
+
+#[cfg(test)]
+#[path = "calls_tests.rs"]
+mod tests;

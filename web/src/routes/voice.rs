@@ -38,14 +38,14 @@ pub fn xml(body: String) -> Response {
 
 const UNKNOWN_NUMBER: &str = "Sorry, this number is not in service. Please check the number and try again.";
 
-/// `POST /webhook/voice/incoming`: record the call, ring the business.
+/// `POST /webhook/voice/incoming`: record the call, ring the business. Each
+/// outcome is one write (the call with its audit row, or the audit alone),
+/// so no transaction is opened.
 pub async fn incoming(State(app): State<AppState>, req: TwilioRequest) -> AppResult<Response> {
     let call_sid = req.require("CallSid")?.to_owned();
     let to = req.phone("To")?;
-    let mut tx = app.pool.begin().await?;
-    let Some(business) = businesses::find_by_twilio_number(&mut *tx, &to).await? else {
-        audit(&mut tx, None, "voice/incoming", &req, "unknown_number").await?;
-        tx.commit().await?;
+    let Some(business) = businesses::find_by_twilio_number(&app.pool, &to).await? else {
+        record_webhook(&app.pool, &audit_event(None, "voice/incoming", &req, "unknown_number")).await?;
         tracing::warn!(to = %to.redacted(), "call to a number we do not serve");
         return Ok(xml(twiml::say_and_hang_up(UNKNOWN_NUMBER)));
     };
@@ -61,17 +61,15 @@ pub async fn incoming(State(app): State<AppState>, req: TwilioRequest) -> AppRes
                 screened: business.call_screening,
                 caller_state: req.get("FromState"),
             };
-            let (call, created) = calls::upsert_ringing(&mut *tx, &new).await?;
-            let outcome = if created { "call_recorded" } else { "duplicate" };
-            audit(&mut tx, Some(&business), "voice/incoming", &req, outcome).await?;
-            Some(call)
+            let event = audit_event(Some(&business), "voice/incoming", &req, "call_recorded");
+            Some(calls::upsert_ringing_audited(&app.pool, &new, &event).await?.0)
         }
         None => {
-            audit(&mut tx, Some(&business), "voice/incoming", &req, "anonymous_caller").await?;
+            let event = audit_event(Some(&business), "voice/incoming", &req, "anonymous_caller");
+            record_webhook(&app.pool, &event).await?;
             None
         }
     };
-    tx.commit().await?;
     Ok(xml(dial_twiml(&app, &business, call.as_ref())))
 }
 
@@ -237,14 +235,23 @@ pub(crate) async fn audit(
     req: &TwilioRequest,
     outcome: &str,
 ) -> AppResult<()> {
-    let event = WebhookEvent {
+    record_webhook(&mut *tx, &audit_event(business, endpoint, req, outcome)).await?;
+    Ok(())
+}
+
+/// The audit row of an authentic webhook.
+fn audit_event<'a>(
+    business: Option<&Business>,
+    endpoint: &'a str,
+    req: &'a TwilioRequest,
+    outcome: &'a str,
+) -> WebhookEvent<'a> {
+    WebhookEvent {
         business_id: business.map(|b| b.id),
         endpoint,
         provider_sid: req.get("CallSid").or(req.get("MessageSid")),
         idempotency_token: req.idempotency_token.as_deref(),
         outcome,
         params: req.audit_params(),
-    };
-    record_webhook(&mut *tx, &event).await?;
-    Ok(())
+    }
 }

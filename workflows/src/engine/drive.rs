@@ -23,10 +23,10 @@ use super::{EngineError, TickInput, Workflows};
 /// over by NOTIFY also needs the run's lease to be the one it was announced
 /// with: another worker that took it first has renewed it.
 ///
-/// Whatever it finds, the transaction first records the texts the tick's
-/// previous round sent (`sent`, emptied): one statement under the run's lock
-/// and no commit of their own. A tick that fails before this commits leaves
-/// them `sending`, and the next attempt reconciles them with the provider.
+/// Whatever it finds, the transaction records the texts the tick's previous
+/// round sent (`sent`, emptied) once it holds the lock: one statement and no
+/// commit of their own. A tick that fails before this commits leaves them
+/// `sending`, and the next attempt reconciles them with the provider.
 pub(crate) async fn lock_for_tick(
     wf: &Workflows,
     input: &TickInput,

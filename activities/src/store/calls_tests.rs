@@ -1,0 +1,52 @@
+//! The incoming-call webhook's one write: the call and its audit row together.
+
+use sqlx::PgPool;
+
+use super::*;
+use crate::test_db;
+
+fn received<'a>(business_id: BusinessId, params: serde_json::Value) -> WebhookEvent<'a> {
+    WebhookEvent {
+        business_id: Some(business_id),
+        endpoint: "voice/incoming",
+        provider_sid: Some("CA0123456789abcdef0123456789abcdef"),
+        idempotency_token: None,
+        outcome: "call_recorded",
+        params,
+    }
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_call_is_recorded_once_with_one_audit_row_per_request(pool: PgPool) {
+    test_db::migrated(&pool).await;
+    let b = test_db::business(&pool, "America/Chicago").await;
+    let caller = PhoneNumber::parse("+15125550123").unwrap();
+    let new = NewCall {
+        business_id: b.id,
+        call_sid: "CA0123456789abcdef0123456789abcdef",
+        caller: &caller,
+        is_after_hours: false,
+        screened: true,
+        caller_state: Some("TX"),
+    };
+    let (first, created) =
+        upsert_ringing_audited(&pool, &new, &received(b.id, serde_json::json!({"try": 1}))).await.unwrap();
+    assert!(created);
+    assert_eq!((first.status.as_str(), first.caller_state.as_deref()), ("ringing", Some("TX")));
+    let (again, created) =
+        upsert_ringing_audited(&pool, &new, &received(b.id, serde_json::json!({"try": 2}))).await.unwrap();
+    assert!(!created, "Twilio's retry finds the call");
+    assert_eq!(again.id, first.id);
+    let audit: Vec<(String, serde_json::Value)> =
+        sqlx::query_as("SELECT outcome, params FROM webhook_events WHERE business_id = $1 ORDER BY received_at, id")
+            .bind(b.id)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let expected = [
+        ("call_recorded".to_owned(), serde_json::json!({"try": 1})),
+        ("duplicate".to_owned(), serde_json::json!({"try": 2})),
+    ];
+    assert_eq!(audit, expected);
+    assert_eq!(sqlx::query_scalar::<_, i64>("SELECT count(*) FROM calls").fetch_one(&pool).await.unwrap(), 1);
+}
