@@ -168,8 +168,11 @@ pub struct Finished {
     pub caller_opted_out: bool,
 }
 
-/// Moves a ringing call to its final status. Returns None if it was already
-/// finished (a retried callback), so the caller must not start anything twice.
+/// Moves a ringing call to its final status and writes the callback's audit
+/// row, in one statement. Returns None if it was already finished (a retried
+/// callback), so the caller must not start anything twice. The audit row says
+/// `audit.outcome` when this request finished the call, `duplicate` when it
+/// was already finished.
 pub async fn finish_call(
     db: impl PgExecutor<'_>,
     business_id: BusinessId,
@@ -177,11 +180,17 @@ pub async fn finish_call(
     outcome: CallOutcome,
     dial_call_status: &str,
     duration_seconds: Option<i32>,
+    audit: &WebhookEvent<'_>,
 ) -> sqlx::Result<Option<Finished>> {
     let sql = format!(
-        "UPDATE calls SET status = $3, dial_call_status = $4, duration_seconds = $5, ended_at = now()
-         WHERE business_id = $1 AND id = $2 AND status = 'ringing'
-         RETURNING {COLUMNS}, {} AS caller_opted_out",
+        "WITH upd AS (
+            UPDATE calls SET status = $3, dial_call_status = $4, duration_seconds = $5, ended_at = now()
+            WHERE business_id = $1 AND id = $2 AND status = 'ringing'
+            RETURNING {COLUMNS}, {} AS caller_opted_out),
+         audit AS (
+            INSERT INTO webhook_events (business_id, endpoint, provider_sid, idempotency_token, outcome, params)
+            VALUES ($1, $6, $7, $8, CASE WHEN EXISTS (SELECT 1 FROM upd) THEN $9 ELSE 'duplicate' END, $10))
+         SELECT * FROM upd",
         super::opt_outs::opted_out_sql("calls.caller_phone", "calls.business_id")
     );
     sqlx::query_as(&sql)
@@ -190,6 +199,11 @@ pub async fn finish_call(
         .bind(outcome.as_str())
         .bind(dial_call_status)
         .bind(duration_seconds)
+        .bind(audit.endpoint)
+        .bind(audit.provider_sid)
+        .bind(audit.idempotency_token)
+        .bind(audit.outcome)
+        .bind(&audit.params)
         .fetch_optional(db)
         .await
 }

@@ -50,3 +50,46 @@ async fn a_call_is_recorded_once_with_one_audit_row_per_request(pool: PgPool) {
     assert_eq!(audit, expected);
     assert_eq!(sqlx::query_scalar::<_, i64>("SELECT count(*) FROM calls").fetch_one(&pool).await.unwrap(), 1);
 }
+
+#[sqlx::test(migrations = false)]
+async fn a_call_is_finished_once_with_one_audit_row_per_callback(pool: PgPool) {
+    test_db::migrated(&pool).await;
+    let b = test_db::business(&pool, "America/Chicago").await;
+    let caller = PhoneNumber::parse("+15125550123").unwrap();
+    let new = NewCall {
+        business_id: b.id,
+        call_sid: "CA0123456789abcdef0123456789abcdef",
+        caller: &caller,
+        is_after_hours: false,
+        screened: true,
+        caller_state: None,
+    };
+    let (call, _) = upsert_ringing(&pool, &new).await.unwrap();
+    crate::store::opt_outs::add_opt_out(&pool, b.id, &caller, "stop").await.unwrap();
+    let callback = |n: i64| WebhookEvent {
+        endpoint: "voice/call-completed",
+        outcome: "missed",
+        ..received(b.id, serde_json::json!({ "try": n }))
+    };
+    let finish = |n| {
+        let event = callback(n);
+        let pool = pool.clone();
+        async move { finish_call(&pool, b.id, call.id, CallOutcome::Missed, "no-answer", Some(0), &event).await }
+    };
+    let finished = finish(1).await.unwrap().expect("the first callback finishes the call");
+    assert_eq!(finished.call.status, "missed");
+    assert!(finished.caller_opted_out, "read by the same statement");
+    assert!(finish(2).await.unwrap().is_none(), "Twilio's retry finishes nothing");
+    let audit: Vec<(String, String, serde_json::Value)> = sqlx::query_as(
+        "SELECT endpoint, outcome, params FROM webhook_events WHERE business_id = $1 ORDER BY received_at, id",
+    )
+    .bind(b.id)
+    .fetch_all(&pool)
+    .await
+    .unwrap();
+    let expected = [
+        ("voice/call-completed".to_owned(), "missed".to_owned(), serde_json::json!({"try": 1})),
+        ("voice/call-completed".to_owned(), "duplicate".to_owned(), serde_json::json!({"try": 2})),
+    ];
+    assert_eq!(audit, expected);
+}

@@ -146,7 +146,8 @@ pub async fn call_completed(
     };
     let outcome = decide(&call, &dial_status, req.get("DialBridged"));
     let duration = req.get("DialCallDuration").and_then(|d| d.parse::<i32>().ok());
-    let finished = calls::finish_call(&mut *tx, business.id, call.id, outcome, &dial_status, duration).await?;
+    let event = audit_event(Some(&business), "voice/call-completed", &req, outcome.as_str());
+    let finished = calls::finish_call(&mut *tx, business.id, call.id, outcome, &dial_status, duration, &event).await?;
     let final_status = match &finished {
         Some(f) => f.call.status.clone(),
         None => call.status.clone(),
@@ -154,8 +155,6 @@ pub async fn call_completed(
     if let (Some(f), CallOutcome::Missed) = (&finished, outcome) {
         app.workflows.start_missed_call(&mut tx, &f.call, Utc::now()).await?;
     }
-    let label = if finished.is_some() { final_status.as_str() } else { "duplicate" };
-    audit(&mut tx, Some(&business), "voice/call-completed", &req, label).await?;
     let opted_out = match &finished {
         Some(f) => f.caller_opted_out,
         None => opt_outs::is_opted_out(&mut *tx, business.id, &call.caller_phone).await?,
