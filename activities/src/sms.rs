@@ -135,12 +135,14 @@ pub async fn deliver(
 /// Carries out a claim already committed (by [`messages::claim_for_send`]
 /// or a tick's [`crate::store::run_outbox::claim_run_outbox`]): a held row
 /// is left to its sender, an opted-out one is recorded blocked, a claimed
-/// one is reconciled if a dead sender may have sent it, then sent. Every outcome but one is recorded
-/// here: a text sent ([`Delivery::Sent`]) stays `sending` for the caller to
-/// record ([`messages::record_sent`]), so that a tick records all of a
-/// round's sends in its next transaction. Until then the row is what a
-/// crash between the provider's answer and the record leaves: any later
-/// attempt asks the provider first (`find_sent`) and never sends twice.
+/// one is reconciled if a dead sender may have sent it, then sent.
+///
+/// Every outcome but one is recorded here: a text sent ([`Delivery::Sent`])
+/// stays `sending` for the caller to record ([`messages::record_sent`]), so
+/// that a tick records all of a round's sends in its next transaction. Until
+/// then the row is what a crash between the provider's answer and the
+/// record leaves: any later attempt asks the provider first (`find_sent`)
+/// and never sends twice.
 pub async fn send_claimed(
     pool: &PgPool,
     transport: &SmsTransport,

@@ -14,8 +14,10 @@ const WAIT: Duration = Duration::from_secs(10);
 #[sqlx::test(migrations = false)]
 async fn each_unanswered_dial_status_texts_the_caller_once(pool: PgPool) {
     let app = TestApp::spawn(pool).await;
+    let mut callers = Vec::new();
     for status in ["no-answer", "busy", "failed", "canceled"] {
         let caller = new_caller();
+        callers.push(caller.clone());
         app.missed_call(&caller, status).await;
         let sent = app.wait_for_sms(&caller, 1, WAIT).await;
         assert_eq!(sent.len(), 1, "{status}: expected one text-back");
@@ -28,8 +30,9 @@ async fn each_unanswered_dial_status_texts_the_caller_once(pool: PgPool) {
         assert!(callback.starts_with(&format!("{BASE_URL}/webhook/sms/status?message_id=")), "{callback}");
     }
     app.settle(WAIT).await;
-    // Each text's status callback names that text.
-    for m in app.fake.sent_to(OWNER_PHONE) {
+    // Each text's status callback names that text: the text-backs and the owner's alerts.
+    let texts = callers.iter().map(String::as_str).chain([OWNER_PHONE]).flat_map(|to| app.fake.sent_to(to));
+    for m in texts {
         let id: uuid::Uuid = sqlx::query_scalar("SELECT id FROM messages WHERE twilio_message_sid = $1")
             .bind(&m.sid)
             .fetch_one(&app.pool)

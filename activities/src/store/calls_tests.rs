@@ -1,19 +1,25 @@
-//! The incoming-call webhook's one write: the call and its audit row together.
+//! The call webhooks' writes: each call row with its audit row, in one statement.
 
 use sqlx::PgPool;
 
 use super::*;
 use crate::test_db;
 
+const CALL_SID: &str = "CA0123456789abcdef0123456789abcdef";
+
 fn received<'a>(business_id: BusinessId, params: serde_json::Value) -> WebhookEvent<'a> {
     WebhookEvent {
         business_id: Some(business_id),
         endpoint: "voice/incoming",
-        provider_sid: Some("CA0123456789abcdef0123456789abcdef"),
+        provider_sid: Some(CALL_SID),
         idempotency_token: None,
         outcome: "call_recorded",
         params,
     }
+}
+
+fn new_call<'a>(business_id: BusinessId, caller: &'a PhoneNumber, caller_state: Option<&'a str>) -> NewCall<'a> {
+    NewCall { business_id, call_sid: CALL_SID, caller, is_after_hours: false, screened: true, caller_state }
 }
 
 #[sqlx::test(migrations = false)]
@@ -21,14 +27,7 @@ async fn a_call_is_recorded_once_with_one_audit_row_per_request(pool: PgPool) {
     test_db::migrated(&pool).await;
     let b = test_db::business(&pool, "America/Chicago").await;
     let caller = PhoneNumber::parse("+15125550123").unwrap();
-    let new = NewCall {
-        business_id: b.id,
-        call_sid: "CA0123456789abcdef0123456789abcdef",
-        caller: &caller,
-        is_after_hours: false,
-        screened: true,
-        caller_state: Some("TX"),
-    };
+    let new = new_call(b.id, &caller, Some("TX"));
     let (first, created) =
         upsert_ringing_audited(&pool, &new, &received(b.id, serde_json::json!({"try": 1}))).await.unwrap();
     assert!(created);
@@ -56,14 +55,7 @@ async fn a_call_is_finished_once_with_one_audit_row_per_callback(pool: PgPool) {
     test_db::migrated(&pool).await;
     let b = test_db::business(&pool, "America/Chicago").await;
     let caller = PhoneNumber::parse("+15125550123").unwrap();
-    let new = NewCall {
-        business_id: b.id,
-        call_sid: "CA0123456789abcdef0123456789abcdef",
-        caller: &caller,
-        is_after_hours: false,
-        screened: true,
-        caller_state: None,
-    };
+    let new = new_call(b.id, &caller, None);
     let (call, _) = upsert_ringing(&pool, &new).await.unwrap();
     crate::store::opt_outs::add_opt_out(&pool, b.id, &caller, "stop").await.unwrap();
     let callback = |n: i64| WebhookEvent {

@@ -99,19 +99,22 @@ pub(crate) async fn deliver_due(
     sent: &mut Vec<SentText>,
 ) -> Result<Vec<Delivery>, EngineError> {
     let lanes = futures_util::future::join_all(lanes(due).into_iter().map(|lane| deliver_lane(wf, lane)));
-    let mut outcomes = Vec::with_capacity(due.len());
+    let mut attempts = Vec::with_capacity(due.len());
     let mut failed = None;
     for lane in renewing(wf, input, lanes).await {
         match lane {
-            Ok(lane) => outcomes.extend(lane),
+            Ok(lane) => attempts.extend(lane),
             Err(e) => failed = Some(e),
         }
     }
-    outcomes.sort_by_key(|(i, _)| i.0);
-    sent.extend(outcomes.iter().filter_map(|((_, text), _)| text.clone()));
+    attempts.sort_by_key(|a| a.index);
+    sent.extend(attempts.iter().filter_map(|a| match &a.outcome {
+        Delivery::Sent { sid } => Some(SentText { id: due[a.index].message.id, sid: sid.clone(), at: a.at }),
+        _ => None,
+    }));
     match failed {
         Some(e) => Err(e),
-        None => Ok(outcomes.into_iter().map(|(_, outcome)| outcome).collect()),
+        None => Ok(attempts.into_iter().map(|a| a.outcome).collect()),
     }
 }
 
@@ -127,25 +130,26 @@ pub(super) fn lanes(due: &[DueText]) -> Vec<Vec<(usize, &DueText)>> {
     lanes
 }
 
-/// A text's place in the round's rows and, if the provider took it, its record to be.
-type Sent = (usize, Option<SentText>);
+/// One text's attempt in a round: its place in the round's rows, what it
+/// came to, and when that was known (a send's `sent_at`).
+struct Attempt {
+    index: usize,
+    outcome: Delivery,
+    at: DateTime<Utc>,
+}
 
 /// One recipient's texts, in order. A database error stops the lane; its
 /// unsent rows stay claimed and are taken again when the send lease ends.
-async fn deliver_lane(wf: &Workflows, lane: Vec<(usize, &DueText)>) -> Result<Vec<(Sent, Delivery)>, EngineError> {
+async fn deliver_lane(wf: &Workflows, lane: Vec<(usize, &DueText)>) -> Result<Vec<Attempt>, EngineError> {
     let cfg = &wf.0.cfg;
     let cb = Callbacks { status_url: cfg.status_callback.clone() };
-    let mut outcomes = Vec::with_capacity(lane.len());
-    for (i, DueText { message: m, claim }) in lane {
+    let mut attempts = Vec::with_capacity(lane.len());
+    for (index, DueText { message: m, claim }) in lane {
         let outcome = sms::send_claimed(&wf.0.pool, &cfg.transport, m, claim, &cb, &cfg.retry).await?;
         tracing::debug!(message_id = %m.id, ?outcome, "delivery attempt");
-        let text = match &outcome {
-            Delivery::Sent { sid } => Some(SentText { id: m.id, sid: sid.clone(), at: Utc::now() }),
-            _ => None,
-        };
-        outcomes.push(((i, text), outcome));
+        attempts.push(Attempt { index, outcome, at: Utc::now() });
     }
-    Ok(outcomes)
+    Ok(attempts)
 }
 
 /// True when a text is being sent by another worker right now (look again later).
