@@ -116,7 +116,14 @@ async fn a_timeout_after_twilio_accepted_is_reconciled_not_resent(pool: PgPool) 
     let caller = new_caller();
     app.fake.script_for(&caller, [Reply::AcceptThenHang { delay: Duration::from_secs(4) }]);
     app.missed_call(&caller, "no-answer").await;
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // Until the retry has recorded the text (settling alone could end in the
+    // moment between the timeout and its retry coming due, on a slow machine).
+    let deadline = std::time::Instant::now() + WAIT;
+    while app.count("SELECT count(*) FROM messages WHERE purpose = 'text_back' AND status = 'sent'").await == 0
+        && std::time::Instant::now() < deadline
+    {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     app.settle(WAIT).await;
     assert_eq!(app.fake.attempts().iter().filter(|(to, _)| *to == caller).count(), 1, "no duplicate");
     assert!(app.fake.list_calls() >= 1, "the retry asked Twilio first");
