@@ -236,22 +236,32 @@ pub struct SentText {
     pub at: DateTime<Utc>,
 }
 
-/// Records sent texts in one statement: `sent` with its sid, unless a row
-/// is no longer pending (a later outcome stands).
-pub async fn record_sent(db: impl PgExecutor<'_>, sent: &[SentText]) -> sqlx::Result<()> {
-    let ids: Vec<uuid::Uuid> = sent.iter().map(|s| s.id.0).collect();
-    let sids: Vec<&str> = sent.iter().map(|s| s.sid.as_str()).collect();
-    let ats: Vec<DateTime<Utc>> = sent.iter().map(|s| s.at).collect();
-    sqlx::query(
-        "UPDATE messages SET status = 'sent', twilio_message_sid = ($2::text[])[array_position($1::uuid[], id)],
-                sent_at = ($3::timestamptz[])[array_position($1::uuid[], id)], next_attempt_at = NULL, last_error = NULL
-         WHERE id = ANY($1::uuid[]) AND status IN ('queued', 'sending')",
+/// The update that records sent texts (`sent` with its sid, unless a row is
+/// no longer pending: a later outcome stands), its ids, sids and times bound
+/// at `$first` and the two after ([`bind_sent`]). A statement of its own in
+/// [`record_sent`]; a tick's next round runs it inside the statement that
+/// locks its run.
+pub fn record_sent_sql(first: usize) -> String {
+    let (ids, sids, ats) = (first, first + 1, first + 2);
+    format!(
+        "UPDATE messages SET status = 'sent', twilio_message_sid = (${sids}::text[])[array_position(${ids}::uuid[], id)],
+                sent_at = (${ats}::timestamptz[])[array_position(${ids}::uuid[], id)], next_attempt_at = NULL, last_error = NULL
+         WHERE id = ANY(${ids}::uuid[]) AND status IN ('queued', 'sending')"
     )
-    .bind(ids)
-    .bind(sids)
-    .bind(ats)
-    .execute(db)
-    .await?;
+}
+
+/// The three arrays of [`record_sent_sql`], in its order.
+pub fn sent_arrays(sent: &[SentText]) -> (Vec<uuid::Uuid>, Vec<String>, Vec<DateTime<Utc>>) {
+    let ids = sent.iter().map(|s| s.id.0).collect();
+    let sids = sent.iter().map(|s| s.sid.clone()).collect();
+    let ats = sent.iter().map(|s| s.at).collect();
+    (ids, sids, ats)
+}
+
+/// Records sent texts in one statement ([`record_sent_sql`]).
+pub async fn record_sent(db: impl PgExecutor<'_>, sent: &[SentText]) -> sqlx::Result<()> {
+    let (ids, sids, ats) = sent_arrays(sent);
+    sqlx::query(&record_sent_sql(1)).bind(ids).bind(sids).bind(ats).execute(db).await?;
     Ok(())
 }
 

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use activities::domain::{ConversationId, RunId};
 use activities::sms::{self, Callbacks, Delivery};
-use activities::store::messages::{self, SentText};
+use activities::store::messages::SentText;
 use activities::store::run_outbox::{self, ClaimedOutbox, DueText};
 
 use super::runs::{self, Notes, RunRow, Save};
@@ -24,8 +24,8 @@ use super::{EngineError, TickInput, Workflows};
 /// with: another worker that took it first has renewed it.
 ///
 /// Whatever it finds, the transaction records the texts the tick's previous
-/// round sent (`sent`, emptied) once it holds the lock: one statement and no
-/// commit of their own. A tick that fails before this commits leaves them
+/// round sent (`sent`, emptied) once it holds the lock, in the statement that
+/// takes it: no statement or commit of their own. A tick that fails before this commits leaves them
 /// `sending`, and the next attempt reconciles them with the provider.
 pub(crate) async fn lock_for_tick(
     wf: &Workflows,
@@ -33,10 +33,7 @@ pub(crate) async fn lock_for_tick(
     sent: &mut Vec<SentText>,
 ) -> Result<Option<(Transaction<'static, Postgres>, RunRow)>, EngineError> {
     let mut tx = wf.0.pool.begin().await?;
-    let run = runs::lock_run(&mut tx, input.run_id).await?;
-    if !sent.is_empty() {
-        messages::record_sent(&mut *tx, &std::mem::take(sent)).await?;
-    }
+    let run = runs::lock_run_recording(&mut tx, input.run_id, &std::mem::take(sent)).await?;
     let Some(run) = run else {
         tx.commit().await?;
         return Ok(None);

@@ -18,6 +18,8 @@ mod drive_tests;
 pub mod eager;
 pub mod rescue;
 pub mod runs;
+#[cfg(test)]
+mod runs_tests;
 pub mod tick;
 pub mod timers;
 pub(crate) mod worker_loop;

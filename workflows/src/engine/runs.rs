@@ -8,6 +8,7 @@ use sqlx::{types::Json, FromRow, PgConnection, PgExecutor, Postgres};
 use uuid::Uuid;
 
 use activities::domain::{BusinessId, ConversationId, RunId};
+use activities::store::messages::{self, SentText};
 
 /// A workflow run, with its state still as JSON.
 #[derive(Debug, Clone, FromRow)]
@@ -89,15 +90,25 @@ pub async fn kind_of(db: impl PgExecutor<'_>, id: RunId) -> sqlx::Result<Option<
 /// (`NO KEY UPDATE`: rows that reference the run, inserted meanwhile by
 /// others, need not wait for the tick.)
 pub async fn lock_run(conn: &mut PgConnection, id: RunId) -> sqlx::Result<Option<RunRow>> {
-    sqlx::query_as(
-        "SELECT id, business_id, kind, status, state, wake_token, wake_at, conversation_id,
+    lock_run_recording(conn, id, &[]).await
+}
+
+/// The run under its row lock ([`lock_run`]), and in the same statement the
+/// texts a previous round sent recorded ([`messages::record_sent_sql`]; none:
+/// the plain lock). The update runs after the lock is taken: PostgreSQL
+/// finishes a data-modifying `WITH` that the query does not read once the
+/// query is done.
+pub async fn lock_run_recording(conn: &mut PgConnection, id: RunId, sent: &[SentText]) -> sqlx::Result<Option<RunRow>> {
+    const LOCK: &str = "SELECT id, business_id, kind, status, state, wake_token, wake_at, conversation_id,
                 EXISTS (SELECT 1 FROM workflow_signals s WHERE s.run_id = r.id AND s.consumed_at IS NULL)
                     AS pending_signals
-         FROM workflow_runs r WHERE id = $1 FOR NO KEY UPDATE OF r",
-    )
-    .bind(id)
-    .fetch_optional(conn)
-    .await
+         FROM workflow_runs r WHERE id = $1 FOR NO KEY UPDATE OF r";
+    if sent.is_empty() {
+        return sqlx::query_as(LOCK).bind(id).fetch_optional(conn).await;
+    }
+    let sql = format!("WITH recorded AS ({}) {LOCK}", messages::record_sent_sql(2));
+    let (ids, sids, ats) = messages::sent_arrays(sent);
+    sqlx::query_as(&sql).bind(id).bind(ids).bind(sids).bind(ats).fetch_optional(conn).await
 }
 
 /// What a round adds to its run's history, oldest first: (kind, detail).

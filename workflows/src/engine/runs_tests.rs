@@ -1,0 +1,71 @@
+//! `lock_run_recording` against a real database: the statement that locks a
+//! run records the texts its previous round sent, whether or not the run is
+//! still there to tick, and leaves a final outcome alone.
+
+use std::time::Duration;
+
+use chrono::{DateTime, Utc};
+use sqlx::PgPool;
+
+use activities::domain::{MessageId, PhoneNumber, RunId};
+use activities::store::messages::{claim_for_send, mark_failed, SentText};
+use activities::test_db;
+
+use super::runs::lock_run_recording;
+
+const LEASE: Duration = Duration::from_secs(30);
+
+/// A run with two texts to the caller, both claimed for sending.
+async fn run_with_claimed_texts(pool: &PgPool) -> (RunId, MessageId, MessageId) {
+    test_db::migrated(pool).await;
+    let b = test_db::business(pool, "America/Chicago").await;
+    let run = test_db::run(pool, b.id).await;
+    let to = PhoneNumber::parse("+15125550123").unwrap();
+    let first = test_db::customer_text(pool, &b, run, &to, "text_back").await;
+    let second = test_db::customer_text(pool, &b, run, &to, "follow_up_1").await;
+    for id in [first, second] {
+        claim_for_send(pool, id, LEASE).await.unwrap();
+    }
+    (run, first, second)
+}
+
+async fn status_and_sid(pool: &PgPool, id: MessageId) -> (String, Option<String>, Option<DateTime<Utc>>) {
+    sqlx::query_as("SELECT status, twilio_message_sid, sent_at FROM messages WHERE id = $1")
+        .bind(id)
+        .fetch_one(pool)
+        .await
+        .unwrap()
+}
+
+fn at(secs: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(1_780_000_000 + secs, 0).unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_lock_records_the_previous_rounds_sends_and_holds_the_run(pool: PgPool) {
+    let (run, first, second) = run_with_claimed_texts(&pool).await;
+    mark_failed(&pool, second, "failed", Some(30007), "carrier filtered").await.unwrap();
+    let sent =
+        [SentText { id: second, sid: "SM2".into(), at: at(2) }, SentText { id: first, sid: "SM1".into(), at: at(1) }];
+    let mut tx = pool.begin().await.unwrap();
+    let locked = lock_run_recording(&mut tx, run, &sent).await.unwrap().expect("the run");
+    assert_eq!(locked.id, run);
+    let held =
+        sqlx::query("SELECT 1 FROM workflow_runs WHERE id = $1 FOR UPDATE NOWAIT").bind(run).execute(&pool).await;
+    assert!(held.is_err(), "the run is locked until the round commits");
+    tx.commit().await.unwrap();
+    assert_eq!(status_and_sid(&pool, first).await, ("sent".into(), Some("SM1".into()), Some(at(1))));
+    assert_eq!(status_and_sid(&pool, second).await, ("failed".into(), None, None), "a final outcome stands");
+}
+
+#[sqlx::test(migrations = false)]
+async fn the_sends_are_recorded_even_when_the_run_is_gone(pool: PgPool) {
+    let (run, first, _) = run_with_claimed_texts(&pool).await;
+    let sent = [SentText { id: first, sid: "SM1".into(), at: at(1) }];
+    let mut conn = pool.acquire().await.unwrap();
+    let missing = RunId::new();
+    assert!(lock_run_recording(&mut conn, missing, &sent).await.unwrap().is_none());
+    assert_eq!(status_and_sid(&pool, first).await, ("sent".into(), Some("SM1".into()), Some(at(1))));
+    let plain = lock_run_recording(&mut conn, run, &[]).await.unwrap().expect("the run");
+    assert_eq!(plain.id, run);
+}
