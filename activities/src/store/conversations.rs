@@ -149,6 +149,42 @@ pub async fn get_lead(
         .await
 }
 
+/// A lead moving forward: to `to` from one of `from` (never backwards).
+#[derive(Debug, Clone, Copy)]
+pub struct LeadMove<'a> {
+    pub id: LeadId,
+    pub to: &'a str,
+    pub from: &'a [&'a str],
+}
+
+/// A conversation's status and follow-up bookkeeping.
+#[derive(Debug, Clone, Copy)]
+pub struct ConversationUpdate<'a> {
+    pub id: ConversationId,
+    pub status: &'a str,
+    pub follow_up_count: i32,
+    pub next_follow_up_at: Option<chrono::DateTime<chrono::Utc>>,
+}
+
+/// The lead's move with the business at `$1` and its id, `to` and `from` at `$p`, `$p+1`, `$p+2`.
+fn lead_move_sql(p: usize) -> String {
+    let (id, to, from) = (p, p + 1, p + 2);
+    format!("UPDATE leads SET status = ${to} WHERE business_id = $1 AND id = ${id} AND status = ANY(${from})")
+}
+
+/// The conversation's update with the business at `$1` and its id and fields from `$p`.
+fn conversation_sql(p: usize) -> String {
+    let (id, status, count, next) = (p, p + 1, p + 2, p + 3);
+    format!(
+        "UPDATE conversations SET status = ${status}, follow_up_count = ${count}, next_follow_up_at = ${next}
+         WHERE business_id = $1 AND id = ${id}"
+    )
+}
+
+fn owned(from: &[&str]) -> Vec<String> {
+    from.iter().map(|s| (*s).to_owned()).collect()
+}
+
 /// Moves a lead forward; `from` lists the statuses it may leave (never backwards).
 pub async fn set_lead_status(
     db: impl PgExecutor<'_>,
@@ -157,14 +193,7 @@ pub async fn set_lead_status(
     to: &str,
     from: &[&str],
 ) -> sqlx::Result<bool> {
-    let from: Vec<String> = from.iter().map(|s| (*s).to_owned()).collect();
-    let r = sqlx::query("UPDATE leads SET status = $3 WHERE business_id = $1 AND id = $2 AND status = ANY($4)")
-        .bind(business_id)
-        .bind(id)
-        .bind(to)
-        .bind(&from)
-        .execute(db)
-        .await?;
+    let r = sqlx::query(&lead_move_sql(2)).bind(business_id).bind(id).bind(to).bind(owned(from)).execute(db).await?;
     Ok(r.rows_affected() == 1)
 }
 
@@ -177,17 +206,38 @@ pub async fn update_conversation(
     follow_up_count: i32,
     next_follow_up_at: Option<chrono::DateTime<chrono::Utc>>,
 ) -> sqlx::Result<()> {
-    sqlx::query(
-        "UPDATE conversations SET status = $3, follow_up_count = $4, next_follow_up_at = $5
-         WHERE business_id = $1 AND id = $2",
-    )
-    .bind(business_id)
-    .bind(id)
-    .bind(status)
-    .bind(follow_up_count)
-    .bind(next_follow_up_at)
-    .execute(db)
-    .await?;
+    sqlx::query(&conversation_sql(2))
+        .bind(business_id)
+        .bind(id)
+        .bind(status)
+        .bind(follow_up_count)
+        .bind(next_follow_up_at)
+        .execute(db)
+        .await?;
+    Ok(())
+}
+
+/// A lead's move ([`set_lead_status`]) and a conversation's update
+/// ([`update_conversation`]) in one statement: the round after a text-back
+/// does both. The lead's move stays conditional on its status.
+pub async fn move_lead_and_update_conversation(
+    db: impl PgExecutor<'_>,
+    business_id: BusinessId,
+    lead: LeadMove<'_>,
+    conversation: ConversationUpdate<'_>,
+) -> sqlx::Result<()> {
+    let sql = format!("WITH lead AS ({}) {}", lead_move_sql(2), conversation_sql(5));
+    sqlx::query(&sql)
+        .bind(business_id)
+        .bind(lead.id)
+        .bind(lead.to)
+        .bind(owned(lead.from))
+        .bind(conversation.id)
+        .bind(conversation.status)
+        .bind(conversation.follow_up_count)
+        .bind(conversation.next_follow_up_at)
+        .execute(db)
+        .await?;
     Ok(())
 }
 
@@ -292,3 +342,7 @@ pub async fn caller_state(
     .fetch_optional(db)
     .await
 }
+
+#[cfg(test)]
+#[path = "conversations_tests.rs"]
+mod tests;

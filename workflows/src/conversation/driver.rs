@@ -14,7 +14,7 @@ use activities::store::businesses::{self, Business};
 use activities::store::messages::{self, SentText};
 use activities::store::opt_outs;
 
-use super::effects::apply;
+use super::effects::{apply, apply_pair};
 use super::respond;
 use super::state::{Command, DeliveryResult, Event, SignalKind, State, WakeFacts};
 use super::transition::{step, Ctx};
@@ -128,10 +128,17 @@ async fn transact(
         if d.state != state || !d.commands.is_empty() {
             notes.push((d.note, serde_json::json!({"from": state.name(), "to": d.state.name()})));
         }
-        for cmd in &d.commands {
+        let mut commands = d.commands.iter().peekable();
+        while let Some(cmd) = commands.next() {
             if let Command::Respond { turn } = cmd {
                 respond_turn = Some(*turn);
                 continue;
+            }
+            if let Some(&second) = commands.peek() {
+                if apply_pair(&mut tx, business, cmd, second).await? {
+                    commands.next();
+                    continue;
+                }
             }
             if let Some(follow) = apply(wf, &mut tx, &run, business, (&state, &d.state), cmd).await? {
                 if let Event::Opened { conversation_id: c, .. } | Event::Joined { conversation_id: c } = &follow {

@@ -6,7 +6,7 @@ use sqlx::PgConnection;
 
 use activities::domain::{ConversationId, PhoneNumber};
 use activities::store::businesses::Business;
-use activities::store::conversations::{self, LeadSource, Opened};
+use activities::store::conversations::{self, ConversationUpdate, LeadMove, LeadSource, Opened};
 use activities::store::messages::{self, Audience, NewOutbound};
 
 use super::state::{Alert, CallBackReason, Command, Event, Notice, State, TextKind};
@@ -108,6 +108,38 @@ pub(crate) async fn apply(
             reply_with(wf, conn, run, business, next, *turn, written).await
         }
     }
+}
+
+/// Carries two adjacent commands in one statement when it can: a lead's move
+/// and its conversation's update (the round after a text-back has both).
+/// False, with nothing written, for any other pair.
+pub(crate) async fn apply_pair(
+    conn: &mut PgConnection,
+    business: &Business,
+    first: &Command,
+    second: &Command,
+) -> Result<bool, EngineError> {
+    let (lead, conversation) = match (first, second) {
+        (
+            Command::LeadStatus { lead_id, to, from },
+            Command::Conversation { conversation_id, status, follow_ups, next_at },
+        )
+        | (
+            Command::Conversation { conversation_id, status, follow_ups, next_at },
+            Command::LeadStatus { lead_id, to, from },
+        ) => (
+            LeadMove { id: *lead_id, to, from },
+            ConversationUpdate {
+                id: *conversation_id,
+                status,
+                follow_up_count: *follow_ups,
+                next_follow_up_at: *next_at,
+            },
+        ),
+        _ => return Ok(false),
+    };
+    conversations::move_lead_and_update_conversation(&mut *conn, business.id, lead, conversation).await?;
+    Ok(true)
 }
 
 /// Queues the calendar's reply for `turn` and hands its event back to the rules.

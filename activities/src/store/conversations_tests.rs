@@ -1,0 +1,68 @@
+//! A lead's move and its conversation's update in one statement: both land,
+//! and the lead still only moves forward.
+
+use rust_decimal::Decimal;
+use sqlx::PgPool;
+
+use super::{move_lead_and_update_conversation, open_conversation, ConversationUpdate, LeadMove, LeadSource, Opened};
+use crate::domain::{BusinessId, ConversationId, LeadId, PhoneNumber};
+use crate::test_db;
+
+async fn opened(pool: &PgPool) -> (BusinessId, LeadId, ConversationId) {
+    test_db::migrated(pool).await;
+    let b = test_db::business(pool, "America/Chicago").await;
+    let caller = PhoneNumber::parse("+15125550123").unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    let opened =
+        open_conversation(&mut conn, b.id, &caller, LeadSource::MissedCall, Decimal::new(350, 0), None, None).await;
+    let Opened::Created { conversation_id, lead_id, .. } = opened.unwrap() else { panic!("a new conversation") };
+    (b.id, lead_id, conversation_id)
+}
+
+async fn lead_and_conversation(pool: &PgPool, lead: LeadId, c: ConversationId) -> (String, String, i32, bool) {
+    sqlx::query_as(
+        "SELECT l.status, c.status, c.follow_up_count, c.next_follow_up_at IS NOT NULL
+         FROM leads l, conversations c WHERE l.id = $1 AND c.id = $2",
+    )
+    .bind(lead)
+    .bind(c)
+    .fetch_one(pool)
+    .await
+    .unwrap()
+}
+
+#[sqlx::test(migrations = false)]
+async fn both_land_in_one_statement_and_the_lead_never_moves_back(pool: PgPool) {
+    let (business, lead, conversation) = opened(&pool).await;
+    let next = Some(chrono::Utc::now() + chrono::Duration::hours(2));
+    let contacted = LeadMove { id: lead, to: "contacted", from: &["new"] };
+    let active = ConversationUpdate { id: conversation, status: "active", follow_up_count: 0, next_follow_up_at: next };
+    move_lead_and_update_conversation(&pool, business, contacted, active).await.unwrap();
+    assert_eq!(lead_and_conversation(&pool, lead, conversation).await, ("contacted".into(), "active".into(), 0, true));
+
+    // A lead already past `new` is not moved back; the conversation is still updated.
+    let stale = LeadMove { id: lead, to: "new", from: &["qualified"] };
+    let later =
+        ConversationUpdate { id: conversation, status: "follow_up", follow_up_count: 1, next_follow_up_at: None };
+    move_lead_and_update_conversation(&pool, business, stale, later).await.unwrap();
+    assert_eq!(
+        lead_and_conversation(&pool, lead, conversation).await,
+        ("contacted".into(), "follow_up".into(), 1, false)
+    );
+}
+
+#[sqlx::test(migrations = false)]
+async fn another_business_touches_neither(pool: PgPool) {
+    let (_, lead, conversation) = opened(&pool).await;
+    let other = test_db::business_numbered(&pool, "+15125550777").await.id;
+    let contacted = LeadMove { id: lead, to: "contacted", from: &["new"] };
+    let closed = ConversationUpdate {
+        id: conversation,
+        status: "closed_no_response",
+        follow_up_count: 3,
+        next_follow_up_at: None,
+    };
+    move_lead_and_update_conversation(&pool, other, contacted, closed).await.unwrap();
+    let (lead_status, conversation_status, ..) = lead_and_conversation(&pool, lead, conversation).await;
+    assert_eq!((lead_status.as_str(), conversation_status.as_str()), ("new", "active"));
+}
