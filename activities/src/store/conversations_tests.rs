@@ -1,10 +1,14 @@
 //! A lead's move and its conversation's update in one statement: both land,
-//! and the lead still only moves forward.
+//! and the lead still only moves forward, found by its key whatever the
+//! statistics.
 
 use rust_decimal::Decimal;
 use sqlx::PgPool;
 
-use super::{move_lead_and_update_conversation, open_conversation, ConversationUpdate, LeadMove, LeadSource, Opened};
+use super::{
+    lead_move_sql, move_lead_and_update_conversation, open_conversation, ConversationUpdate, LeadMove, LeadSource,
+    Opened,
+};
 use crate::domain::{BusinessId, ConversationId, LeadId, PhoneNumber};
 use crate::test_db;
 
@@ -65,4 +69,30 @@ async fn another_business_touches_neither(pool: PgPool) {
     move_lead_and_update_conversation(&pool, other, contacted, closed).await.unwrap();
     let (lead_status, conversation_status, ..) = lead_and_conversation(&pool, lead, conversation).await;
     assert_eq!((lead_status.as_str(), conversation_status.as_str()), ("new", "active"));
+}
+
+/// The plan a pooled connection keeps for the move once it goes generic,
+/// made before `leads` has statistics (a new deployment, the bench's fresh
+/// database): it must find the lead by its key, not read the business's leads.
+#[sqlx::test(migrations = false)]
+async fn a_leads_move_is_planned_by_its_key_before_any_statistics(pool: PgPool) {
+    let (business, ..) = opened(&pool).await;
+    sqlx::query(
+        "INSERT INTO leads (business_id, phone) SELECT $1, '+1512555' || lpad(i::text, 4, '0') FROM generate_series(1, 20) i",
+    )
+    .bind(business)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let mut conn = pool.acquire().await.unwrap();
+    sqlx::raw_sql("SET plan_cache_mode = force_generic_plan").execute(&mut *conn).await.unwrap();
+    let prepare = format!("PREPARE lead_move(uuid, uuid, text, text[]) AS {}", lead_move_sql(2));
+    sqlx::raw_sql(&prepare).execute(&mut *conn).await.unwrap();
+    let plan: Vec<String> =
+        sqlx::query_scalar("EXPLAIN EXECUTE lead_move(gen_random_uuid(), gen_random_uuid(), 'contacted', '{new}')")
+            .fetch_all(&mut *conn)
+            .await
+            .unwrap();
+    let plan = plan.join("\n");
+    assert!(plan.contains("Index Scan using leads_pkey"), "{plan}");
 }

@@ -199,8 +199,9 @@ pub async fn record_click(conn: &mut PgConnection, id: ReviewRequestId, record: 
 }
 
 /// Marks a lead's job completed. False if the lead is not this business's.
+/// Found by its key whatever the statistics (see `conversations::lead_move_sql`).
 pub async fn complete_lead(db: impl PgExecutor<'_>, business_id: BusinessId, lead_id: LeadId) -> sqlx::Result<bool> {
-    let r = sqlx::query("UPDATE leads SET status = 'completed' WHERE business_id = $1 AND id = $2")
+    let r = sqlx::query("UPDATE leads SET status = 'completed' WHERE id = $2 AND business_id IS NOT DISTINCT FROM $1")
         .bind(business_id)
         .bind(lead_id)
         .execute(db)
