@@ -74,3 +74,16 @@ async fn business_with(pool: &PgPool, zone: &str, twilio_number: &str) -> Busine
     };
     businesses::insert_business(pool, &b).await.expect("business")
 }
+
+/// The generic plan PostgreSQL keeps for `sql` once a pooled connection has
+/// run it a few times, made on the tables as they are (a fresh database has
+/// no statistics), with `args` (SQL literals) for its parameters of `types`.
+pub async fn generic_plan(pool: &PgPool, types: &str, sql: &str, args: &str) -> String {
+    let mut conn = pool.acquire().await.expect("connection");
+    let setup = format!("SET plan_cache_mode = force_generic_plan; PREPARE planned({types}) AS {sql}");
+    sqlx::raw_sql(&setup).execute(&mut *conn).await.expect("prepare");
+    let plan: Vec<String> =
+        sqlx::query_scalar(&format!("EXPLAIN EXECUTE planned({args})")).fetch_all(&mut *conn).await.expect("explain");
+    sqlx::raw_sql("DEALLOCATE planned; RESET plan_cache_mode").execute(&mut *conn).await.expect("deallocate");
+    plan.join("\n")
+}

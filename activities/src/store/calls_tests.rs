@@ -85,3 +85,22 @@ async fn a_call_is_finished_once_with_one_audit_row_per_callback(pool: PgPool) {
     ];
     assert_eq!(audit, expected);
 }
+
+/// Finishing a call finds it by its key even on tables without statistics,
+/// with many of the business's calls ringing at once.
+#[sqlx::test(migrations = false)]
+async fn a_ringing_call_is_planned_by_its_key_before_any_statistics(pool: PgPool) {
+    test_db::migrated(&pool).await;
+    let business = test_db::business(&pool, "America/Chicago").await;
+    sqlx::query(
+        "INSERT INTO calls (business_id, twilio_call_sid, caller_phone)
+         SELECT $1, 'CA' || i, '+1512555' || lpad(i::text, 4, '0') FROM generate_series(1, 20) i",
+    )
+    .bind(business.id)
+    .execute(&pool)
+    .await
+    .unwrap();
+    let sql = format!("UPDATE calls SET status = 'missed' WHERE {RINGING_CALL}");
+    let plan = test_db::generic_plan(&pool, "uuid, uuid", &sql, "gen_random_uuid(), gen_random_uuid()").await;
+    assert!(plan.contains("Index Scan using calls_pkey"), "{plan}");
+}

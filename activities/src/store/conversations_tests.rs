@@ -84,15 +84,7 @@ async fn a_leads_move_is_planned_by_its_key_before_any_statistics(pool: PgPool) 
     .execute(&pool)
     .await
     .unwrap();
-    let mut conn = pool.acquire().await.unwrap();
-    sqlx::raw_sql("SET plan_cache_mode = force_generic_plan").execute(&mut *conn).await.unwrap();
-    let prepare = format!("PREPARE lead_move(uuid, uuid, text, text[]) AS {}", lead_move_sql(2));
-    sqlx::raw_sql(&prepare).execute(&mut *conn).await.unwrap();
-    let plan: Vec<String> =
-        sqlx::query_scalar("EXPLAIN EXECUTE lead_move(gen_random_uuid(), gen_random_uuid(), 'contacted', '{new}')")
-            .fetch_all(&mut *conn)
-            .await
-            .unwrap();
-    let plan = plan.join("\n");
+    let args = "gen_random_uuid(), gen_random_uuid(), 'contacted', '{new}'";
+    let plan = test_db::generic_plan(&pool, "uuid, uuid, text, text[]", &lead_move_sql(2), args).await;
     assert!(plan.contains("Index Scan using leads_pkey"), "{plan}");
 }

@@ -238,15 +238,19 @@ pub struct SentText {
 
 /// The update that records sent texts (`sent` with its sid, unless a row is
 /// no longer pending: a later outcome stands), its ids, sids and times bound
-/// at `$first` and the two after ([`bind_sent`]). A statement of its own in
+/// at `$first` and the two after ([`sent_arrays`]); with `run`, only that
+/// run's texts (its parameter's number), which also steers the plan to the
+/// run's pending rows: without statistics, a plan of `id = ANY(..)` alone
+/// scanned every pending text of every run. A statement of its own in
 /// [`record_sent`]; a tick's next round runs it inside the statement that
 /// locks its run.
-pub fn record_sent_sql(first: usize) -> String {
+pub fn record_sent_sql(first: usize, run: Option<usize>) -> String {
     let (ids, sids, ats) = (first, first + 1, first + 2);
+    let of_run = run.map(|r| format!("run_id = ${r} AND ")).unwrap_or_default();
     format!(
         "UPDATE messages SET status = 'sent', twilio_message_sid = (${sids}::text[])[array_position(${ids}::uuid[], id)],
                 sent_at = (${ats}::timestamptz[])[array_position(${ids}::uuid[], id)], next_attempt_at = NULL, last_error = NULL
-         WHERE id = ANY(${ids}::uuid[]) AND status IN ('queued', 'sending')"
+         WHERE {of_run}id = ANY(${ids}::uuid[]) AND status IN ('queued', 'sending')"
     )
 }
 
@@ -261,7 +265,7 @@ pub fn sent_arrays(sent: &[SentText]) -> (Vec<uuid::Uuid>, Vec<String>, Vec<Date
 /// Records sent texts in one statement ([`record_sent_sql`]).
 pub async fn record_sent(db: impl PgExecutor<'_>, sent: &[SentText]) -> sqlx::Result<()> {
     let (ids, sids, ats) = sent_arrays(sent);
-    sqlx::query(&record_sent_sql(1)).bind(ids).bind(sids).bind(ats).execute(db).await?;
+    sqlx::query(&record_sent_sql(1, None)).bind(ids).bind(sids).bind(ats).execute(db).await?;
     Ok(())
 }
 

@@ -94,8 +94,8 @@ pub async fn lock_run(conn: &mut PgConnection, id: RunId) -> sqlx::Result<Option
 }
 
 /// The run under its row lock ([`lock_run`]), and in the same statement the
-/// texts a previous round sent recorded ([`messages::record_sent_sql`]; none:
-/// the plain lock). The update runs after the lock is taken: PostgreSQL
+/// texts a previous round sent recorded ([`messages::record_sent_sql`], the
+/// run's own; none: the plain lock). The update runs after the lock is taken: PostgreSQL
 /// finishes a data-modifying `WITH` that the query does not read once the
 /// query is done.
 pub async fn lock_run_recording(conn: &mut PgConnection, id: RunId, sent: &[SentText]) -> sqlx::Result<Option<RunRow>> {
@@ -106,7 +106,7 @@ pub async fn lock_run_recording(conn: &mut PgConnection, id: RunId, sent: &[Sent
     if sent.is_empty() {
         return sqlx::query_as(LOCK).bind(id).fetch_optional(conn).await;
     }
-    let sql = format!("WITH recorded AS ({}) {LOCK}", messages::record_sent_sql(2));
+    let sql = format!("WITH recorded AS ({}) {LOCK}", messages::record_sent_sql(2, Some(1)));
     let (ids, sids, ats) = messages::sent_arrays(sent);
     sqlx::query_as(&sql).bind(id).bind(ids).bind(sids).bind(ats).fetch_optional(conn).await
 }

@@ -1,6 +1,6 @@
 //! `lock_run_recording` against a real database: the statement that locks a
-//! run records the texts its previous round sent, whether or not the run is
-//! still there to tick, and leaves a final outcome alone.
+//! run records the texts its previous round sent, only the run's own, and
+//! leaves a final outcome alone.
 
 use std::time::Duration;
 
@@ -59,13 +59,30 @@ async fn the_lock_records_the_previous_rounds_sends_and_holds_the_run(pool: PgPo
 }
 
 #[sqlx::test(migrations = false)]
-async fn the_sends_are_recorded_even_when_the_run_is_gone(pool: PgPool) {
+async fn a_lock_records_only_its_own_runs_texts(pool: PgPool) {
     let (run, first, _) = run_with_claimed_texts(&pool).await;
+    let other: RunId = sqlx::query_scalar(
+        "INSERT INTO workflow_runs (business_id, kind, subject_key, state)
+         SELECT business_id, kind, 'another', '{}' FROM workflow_runs WHERE id = $1 RETURNING id",
+    )
+    .bind(run)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
     let sent = [SentText { id: first, sid: "SM1".into(), at: at(1) }];
     let mut conn = pool.acquire().await.unwrap();
-    let missing = RunId::new();
-    assert!(lock_run_recording(&mut conn, missing, &sent).await.unwrap().is_none());
-    assert_eq!(status_and_sid(&pool, first).await, ("sent".into(), Some("SM1".into()), Some(at(1))));
-    let plain = lock_run_recording(&mut conn, run, &[]).await.unwrap().expect("the run");
-    assert_eq!(plain.id, run);
+    assert_eq!(lock_run_recording(&mut conn, other, &sent).await.unwrap().expect("the other run").id, other);
+    assert_eq!(status_and_sid(&pool, first).await, ("sending".into(), None, None));
+    assert!(lock_run_recording(&mut conn, RunId::new(), &[]).await.unwrap().is_none(), "no such run");
+}
+
+/// The lock's record reads only the run's pending texts, even on tables
+/// without statistics: not every pending text of every run.
+#[sqlx::test(migrations = false)]
+async fn the_record_is_planned_by_the_run_before_any_statistics(pool: PgPool) {
+    run_with_claimed_texts(&pool).await;
+    let sql = activities::store::messages::record_sent_sql(2, Some(1));
+    let args = "gen_random_uuid(), '{}', '{}', '{}'";
+    let plan = test_db::generic_plan(&pool, "uuid, uuid[], text[], timestamptz[]", &sql, args).await;
+    assert!(plan.contains("Index Cond: (run_id = $1)"), "{plan}");
 }
