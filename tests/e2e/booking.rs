@@ -149,3 +149,21 @@ async fn no_open_times_means_a_call_from_the_team_and_a_qualified_lead_alert(poo
     assert_eq!(app.count("SELECT count(*) FROM conversations WHERE needs_human").await, 1);
     app.stop().await;
 }
+
+/// A worker keeps the businesses it has read, by row version: a change made
+/// after the text-back (the hours closed) is what the next tick of the same
+/// conversation works with.
+#[sqlx::test(migrations = false)]
+async fn a_business_changed_mid_conversation_is_read_again_by_the_next_tick(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.owner_window(0, "offline").await;
+    let caller = app.texted_back_caller().await;
+    let closed = serde_json::json!({"monday": null, "tuesday": null, "wednesday": null, "thursday": null,
+        "friday": null, "saturday": null, "sunday": null});
+    sqlx::query("UPDATE businesses SET business_hours = $1").bind(closed).execute(&app.pool).await.unwrap();
+    app.text(&caller, QUALIFY).await;
+    let sent = app.wait_for_sms(&caller, 2, WAIT).await;
+    assert!(sent[1].body.contains("Someone from our team will call you shortly"), "{}", sent[1].body);
+    app.settle(WAIT).await;
+    app.stop().await;
+}

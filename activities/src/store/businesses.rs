@@ -104,6 +104,23 @@ pub async fn get_business(db: impl PgExecutor<'_>, id: BusinessId) -> sqlx::Resu
     sqlx::query_as(&sql).bind(id).fetch_optional(db).await
 }
 
+/// The business with its row version ([`super::business_cache::version_sql`]).
+pub async fn get_business_versioned(
+    db: impl PgExecutor<'_>,
+    id: BusinessId,
+) -> sqlx::Result<Option<(Business, String)>> {
+    #[derive(FromRow)]
+    struct Versioned {
+        #[sqlx(flatten)]
+        business: Business,
+        version: String,
+    }
+    let version = super::business_cache::version_sql("b");
+    let sql = format!("SELECT {COLUMNS}, {version} AS version FROM businesses b WHERE id = $1");
+    let row: Option<Versioned> = sqlx::query_as(&sql).bind(id).fetch_optional(db).await?;
+    Ok(row.map(|r| (r.business, r.version)))
+}
+
 /// Tenant resolution for Twilio webhooks: our number is the `To` of the call.
 pub async fn find_by_twilio_number(db: impl PgExecutor<'_>, number: &PhoneNumber) -> sqlx::Result<Option<Business>> {
     let sql = format!("SELECT {COLUMNS} FROM businesses WHERE twilio_number = $1");

@@ -4,6 +4,7 @@
 pub mod api_keys;
 pub mod appointment_status;
 pub mod appointments;
+pub mod business_cache;
 pub mod businesses;
 pub mod calls;
 pub mod conversations;

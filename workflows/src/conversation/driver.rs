@@ -10,7 +10,7 @@ use sqlx::PgConnection;
 
 use activities::domain::{LeadId, Zone};
 use activities::sms::Delivery;
-use activities::store::businesses::{self, Business};
+use activities::store::businesses::Business;
 use activities::store::messages::{self, SentText};
 use activities::store::opt_outs;
 
@@ -88,7 +88,12 @@ async fn round(
     };
     let business = match memo.business.take() {
         Some(b) if b.id == run.business_id => b,
-        _ => businesses::get_business(&mut *tx, run.business_id).await?.ok_or(EngineError::BusinessMissing(run.id))?,
+        _ => {
+            wf.0.businesses
+                .current(&mut *tx, run.business_id, &run.business_version)
+                .await?
+                .ok_or(EngineError::BusinessMissing(run.id))?
+        }
     };
     let result = transact(wf, input, tx, run, &business, memo, force_wake, injected).await;
     memo.business = Some(business);

@@ -85,6 +85,8 @@ pub struct EngineConfig {
 
 pub(crate) struct Inner {
     pub pool: PgPool,
+    /// The businesses this process's rounds have read, by version.
+    pub businesses: activities::store::business_cache::BusinessCache,
     pub queue: Arc<Queue<TickTask>>,
     pub templates: Templates,
     pub cfg: EngineConfig,
@@ -140,7 +142,8 @@ impl Workflows {
     pub async fn new(pool: PgPool, cfg: EngineConfig) -> Result<Self, EngineError> {
         let queue = Queue::builder().name(QUEUE).pool(queue_pool(&pool, cfg.concurrency)).build().await?;
         let templates = Templates::new()?;
-        Ok(Self(Arc::new(Inner { pool, queue: Arc::new(queue), templates, cfg })))
+        let businesses = Default::default();
+        Ok(Self(Arc::new(Inner { pool, businesses, queue: Arc::new(queue), templates, cfg })))
     }
 
     pub fn pool(&self) -> &PgPool {

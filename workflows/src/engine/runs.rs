@@ -8,6 +8,7 @@ use sqlx::{types::Json, FromRow, PgConnection, PgExecutor, Postgres};
 use uuid::Uuid;
 
 use activities::domain::{BusinessId, ConversationId, RunId};
+use activities::store::business_cache::version_sql;
 use activities::store::messages::{self, SentText};
 
 /// A workflow run, with its state still as JSON.
@@ -26,6 +27,10 @@ pub struct RunRow {
     /// run's token in its own transaction, so a tick holding the current
     /// token started after the last signal committed and cannot miss it.
     pub pending_signals: bool,
+    /// The version of the run's business row as the lock saw it
+    /// ([`activities::store::business_cache`]): a worker reads the business
+    /// only when it is not the version it keeps.
+    pub business_version: String,
 }
 
 impl RunRow {
@@ -99,14 +104,18 @@ pub async fn lock_run(conn: &mut PgConnection, id: RunId) -> sqlx::Result<Option
 /// finishes a data-modifying `WITH` that the query does not read once the
 /// query is done.
 pub async fn lock_run_recording(conn: &mut PgConnection, id: RunId, sent: &[SentText]) -> sqlx::Result<Option<RunRow>> {
-    const LOCK: &str = "SELECT id, business_id, kind, status, state, wake_token, wake_at, conversation_id,
+    let lock = format!(
+        "SELECT id, business_id, kind, status, state, wake_token, wake_at, conversation_id,
                 EXISTS (SELECT 1 FROM workflow_signals s WHERE s.run_id = r.id AND s.consumed_at IS NULL)
-                    AS pending_signals
-         FROM workflow_runs r WHERE id = $1 FOR NO KEY UPDATE OF r";
+                    AS pending_signals,
+                (SELECT {} FROM businesses b WHERE b.id = r.business_id) AS business_version
+         FROM workflow_runs r WHERE id = $1 FOR NO KEY UPDATE OF r",
+        version_sql("b")
+    );
     if sent.is_empty() {
-        return sqlx::query_as(LOCK).bind(id).fetch_optional(conn).await;
+        return sqlx::query_as(&lock).bind(id).fetch_optional(conn).await;
     }
-    let sql = format!("WITH recorded AS ({}) {LOCK}", messages::record_sent_sql(2, Some(1)));
+    let sql = format!("WITH recorded AS ({}) {lock}", messages::record_sent_sql(2, Some(1)));
     let (ids, sids, ats) = messages::sent_arrays(sent);
     sqlx::query_as(&sql).bind(id).bind(ids).bind(sids).bind(ats).fetch_optional(conn).await
 }

@@ -10,7 +10,7 @@ use minijinja::context;
 use sqlx::PgConnection;
 
 use activities::links;
-use activities::store::businesses::{self, Business};
+use activities::store::businesses::Business;
 use activities::store::messages::{self, Audience, NewOutbound, SentText};
 use activities::store::reviews::{self, ReviewRequest};
 use activities::store::{conversations, opt_outs};
@@ -57,8 +57,8 @@ async fn round(
     let Some((mut tx, run)) = drive::lock_for_tick(wf, input, sent).await? else {
         return Ok(Round::Finished);
     };
-    let business =
-        businesses::get_business(&mut *tx, run.business_id).await?.ok_or(EngineError::BusinessMissing(run.id))?;
+    let business = wf.0.businesses.current(&mut *tx, run.business_id, &run.business_version).await?;
+    let business = business.ok_or(EngineError::BusinessMissing(run.id))?;
     let state: State = run.state().map_err(|e| EngineError::State(run.id, e))?;
     let state = advance(wf, &mut tx, &run, &business, state).await?;
     let outbox = drive::round_outbox(wf, &mut tx, run.id, force_wake).await?;
