@@ -163,6 +163,26 @@ async fn a_paused_business_sends_nothing(pool: PgPool) {
     app.stop().await;
 }
 
+/// The call-completed webhook takes the business from the process's cache
+/// only while its row is unchanged: paused after one missed call, the next
+/// caller's goodbye promises nothing and nobody is texted.
+#[sqlx::test(migrations = false)]
+async fn a_business_paused_between_two_calls_is_paused_for_the_second(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    let first = new_caller();
+    app.missed_call(&first, "no-answer").await;
+    app.wait_for_sms(&first, 1, WAIT).await;
+    app.settle(WAIT).await;
+    businesses::set_subscription_status(&app.pool, app.business.id, "paused").await.unwrap();
+    let (second, sid) = (new_caller(), new_call_sid());
+    let action = path_of(&attr(&app.ring(&sid, &second).await, "Dial", "action").expect("action"));
+    let goodbye = app.dial_ended(&action, &sid, &second, "no-answer", "false").await;
+    assert!(!goodbye.contains("text you right away"), "{goodbye}");
+    app.settle(WAIT).await;
+    assert!(app.fake.sent_to(&second).is_empty(), "the paused business texts nobody");
+    app.stop().await;
+}
+
 #[sqlx::test(migrations = false)]
 async fn a_custom_greeting_still_names_the_business_and_offers_opt_out(pool: PgPool) {
     let app = TestApp::spawn(pool).await;

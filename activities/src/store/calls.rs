@@ -127,16 +127,31 @@ struct CallWithFlag {
     created: bool,
 }
 
-/// The call of a Twilio callback, by the id our own TwiML put in its URL
-/// (the request's signature proves Twilio sent it; the business is the call's).
-pub async fn find_by_id(db: impl PgExecutor<'_>, id: CallId) -> sqlx::Result<Option<Call>> {
-    let sql = format!("SELECT {COLUMNS} FROM calls WHERE id = $1");
-    sqlx::query_as(&sql).bind(id).fetch_optional(db).await
+/// A call as a callback finds it, with the version of its business's row
+/// ([`super::business_cache`]), so the business need not be read again.
+#[derive(Debug, Clone, FromRow)]
+pub struct FoundCall {
+    #[sqlx(flatten)]
+    pub call: Call,
+    pub business_version: String,
 }
 
-pub async fn find_by_sid(db: impl PgExecutor<'_>, call_sid: &str) -> sqlx::Result<Option<Call>> {
-    let sql = format!("SELECT {COLUMNS} FROM calls WHERE twilio_call_sid = $1");
-    sqlx::query_as(&sql).bind(call_sid).fetch_optional(db).await
+/// The call of a Twilio callback, by the id our own TwiML put in its URL
+/// (the request's signature proves Twilio sent it; the business is the call's).
+pub async fn find_by_id(db: impl PgExecutor<'_>, id: CallId) -> sqlx::Result<Option<FoundCall>> {
+    sqlx::query_as(&found_sql("id")).bind(id).fetch_optional(db).await
+}
+
+pub async fn find_by_sid(db: impl PgExecutor<'_>, call_sid: &str) -> sqlx::Result<Option<FoundCall>> {
+    sqlx::query_as(&found_sql("twilio_call_sid")).bind(call_sid).fetch_optional(db).await
+}
+
+fn found_sql(key: &str) -> String {
+    let version = super::business_cache::version_sql("b");
+    format!(
+        "SELECT {COLUMNS}, (SELECT {version} FROM businesses b WHERE b.id = calls.business_id) AS business_version
+         FROM calls WHERE {key} = $1"
+    )
 }
 
 /// The business's call `$2` (business `$1`) while it still rings. The

@@ -139,7 +139,7 @@ pub async fn call_completed(
 ) -> AppResult<Response> {
     let dial_status = req.require("DialCallStatus")?.to_owned();
     let mut tx = app.pool.begin().await?;
-    let Some((business, call)) = find_or_record_call(&mut tx, &req, r.id()).await? else {
+    let Some((business, call)) = find_or_record_call(&app, &mut tx, &req, r.id()).await? else {
         audit(&mut tx, None, "voice/call-completed", &req, "unknown_call").await?;
         tx.commit().await?;
         return Ok(xml(twiml::say_and_hang_up("Sorry we missed your call. Please try again later.")));
@@ -190,24 +190,25 @@ fn after_dial_twiml(business: &Business, status: &str, opted_out: bool) -> Strin
 }
 
 /// The call of this callback: by our id, else by CallSid, else (the incoming
-/// webhook was lost) recorded now from the callback's own parameters.
+/// webhook was lost) recorded now from the callback's own parameters. Its
+/// business comes from the process's cache unless its row changed.
 async fn find_or_record_call(
+    app: &AppState,
     tx: &mut sqlx::PgConnection,
     req: &TwilioRequest,
     id: Option<CallId>,
 ) -> AppResult<Option<(Business, Call)>> {
     let call_sid = req.require("CallSid")?;
-    let mut call = match id {
+    let mut found = match id {
         Some(id) => calls::find_by_id(&mut *tx, id).await?,
         None => None,
     };
-    if call.is_none() {
-        call = calls::find_by_sid(&mut *tx, call_sid).await?;
+    if found.is_none() {
+        found = calls::find_by_sid(&mut *tx, call_sid).await?;
     }
-    if let Some(call) = call {
-        let business =
-            businesses::get_business(&mut *tx, call.business_id).await?.ok_or(AppError::NotFound("business"))?;
-        return Ok(Some((business, call)));
+    if let Some(calls::FoundCall { call, business_version }) = found {
+        let business = app.workflows.businesses().current(&mut *tx, call.business_id, &business_version).await?;
+        return Ok(Some((business.ok_or(AppError::NotFound("business"))?, call)));
     }
     let (Ok(to), Ok(caller)) = (req.phone("To"), req.phone("From")) else {
         return Ok(None);

@@ -146,6 +146,12 @@ impl Workflows {
         Ok(Self(Arc::new(Inner { pool, businesses, queue: Arc::new(queue), templates, cfg })))
     }
 
+    /// The businesses this process has read, by row version (shared by the
+    /// rounds and the web layer's webhooks).
+    pub fn businesses(&self) -> &activities::store::business_cache::BusinessCache {
+        &self.0.businesses
+    }
+
     pub fn pool(&self) -> &PgPool {
         &self.0.pool
     }
