@@ -25,8 +25,9 @@ use super::{EngineError, TickInput, Workflows};
 ///
 /// Whatever it finds, the transaction records the texts the tick's previous
 /// round sent (`sent`, emptied) once it holds the lock, in the statement that
-/// takes it: no statement or commit of their own. A tick that fails before this commits leaves them
-/// `sending`, and the next attempt reconciles them with the provider.
+/// takes it: no statement or commit of their own. A tick that fails before
+/// this commits leaves them `sending`, and the next attempt reconciles them
+/// with the provider.
 pub(crate) async fn lock_for_tick(
     wf: &Workflows,
     input: &TickInput,

@@ -100,8 +100,9 @@ pub async fn lock_run(conn: &mut PgConnection, id: RunId) -> sqlx::Result<Option
 
 /// The run under its row lock ([`lock_run`]), and in the same statement the
 /// texts a previous round sent recorded ([`messages::record_sent_sql`], the
-/// run's own; none: the plain lock). The update runs after the lock is taken: PostgreSQL
-/// finishes a data-modifying `WITH` that the query does not read once the
+/// run's own; none: the plain lock). The update runs after the lock is
+/// taken, the order every tick keeps (run, then its texts): PostgreSQL runs a
+/// data-modifying `WITH` that the query does not read to completion once the
 /// query is done.
 pub async fn lock_run_recording(conn: &mut PgConnection, id: RunId, sent: &[SentText]) -> sqlx::Result<Option<RunRow>> {
     let lock = format!(
