@@ -102,21 +102,21 @@ async fn open_conversation_of_lead(
     .await
 }
 
-/// The caller's open conversation with this business, if any.
+const OPEN_CONVERSATION_FOR: &str = "SELECT c.id FROM conversations c
+     WHERE c.business_id = $1 AND c.lead_id = (SELECT l.id FROM leads l WHERE l.business_id = $1 AND l.phone = $2)
+       AND c.status IN ('active', 'human_active', 'follow_up')";
+
+/// The caller's open conversation with this business, if any: the lead by
+/// its phone first, then its one open conversation by the lead. Written as a
+/// join, a plan made before the tables had statistics walked every open
+/// conversation of the business and looked each one's lead up (500 of them,
+/// ~2,000 buffers, for one inbound text in the conversations bench).
 pub async fn open_conversation_for(
     db: impl PgExecutor<'_>,
     business_id: BusinessId,
     phone: &PhoneNumber,
 ) -> sqlx::Result<Option<ConversationId>> {
-    sqlx::query_scalar(
-        "SELECT c.id FROM conversations c JOIN leads l ON l.id = c.lead_id
-         WHERE c.business_id = $1 AND l.business_id = $1 AND l.phone = $2
-           AND c.status IN ('active', 'human_active', 'follow_up')",
-    )
-    .bind(business_id)
-    .bind(phone)
-    .fetch_optional(db)
-    .await
+    sqlx::query_scalar(OPEN_CONVERSATION_FOR).bind(business_id).bind(phone).fetch_optional(db).await
 }
 
 pub async fn attach_call(

@@ -88,3 +88,18 @@ async fn a_leads_move_is_planned_by_its_key_before_any_statistics(pool: PgPool) 
     let plan = test_db::generic_plan(&pool, "uuid, uuid, text, text[]", &lead_move_sql(2), args).await;
     assert!(plan.contains("Index Scan using leads_pkey"), "{plan}");
 }
+
+/// The caller's open conversation is found through the caller's lead, not by
+/// walking the business's open conversations, even before any statistics.
+#[sqlx::test(migrations = false)]
+async fn an_open_conversation_is_found_through_its_lead_before_any_statistics(pool: PgPool) {
+    let (business, _, conversation) = opened(&pool).await;
+    let caller = PhoneNumber::parse("+15125550123").unwrap();
+    assert_eq!(super::open_conversation_for(&pool, business, &caller).await.unwrap(), Some(conversation));
+    let stranger = PhoneNumber::parse("+15125550999").unwrap();
+    assert_eq!(super::open_conversation_for(&pool, business, &stranger).await.unwrap(), None);
+    let plan =
+        test_db::generic_plan(&pool, "uuid, text", super::OPEN_CONVERSATION_FOR, "gen_random_uuid(), '+15125550123'")
+            .await;
+    assert!(plan.contains("Index Cond: ((business_id = $1) AND (lead_id = $0))"), "{plan}");
+}
