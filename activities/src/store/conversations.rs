@@ -2,7 +2,9 @@
 //! a partial unique index, so racing calls cannot open two.
 
 use rust_decimal::Decimal;
-use sqlx::{FromRow, PgConnection, PgExecutor};
+use sqlx::postgres::PgArguments;
+use sqlx::query::Query;
+use sqlx::{FromRow, PgConnection, PgExecutor, Postgres};
 
 use crate::domain::{BusinessId, CallId, ConversationId, LeadId, PhoneNumber};
 
@@ -190,19 +192,24 @@ fn conversation_sql(p: usize) -> String {
     )
 }
 
-fn owned(from: &[&str]) -> Vec<String> {
-    from.iter().map(|s| (*s).to_owned()).collect()
+/// Binds a lead's move where [`lead_move_sql`] expects it.
+fn bind_lead_move<'q>(q: Query<'q, Postgres, PgArguments>, m: &LeadMove<'q>) -> Query<'q, Postgres, PgArguments> {
+    let from: Vec<String> = m.from.iter().map(|s| (*s).to_owned()).collect();
+    q.bind(m.id).bind(m.to).bind(from)
+}
+
+/// Binds a conversation's update where [`conversation_sql`] expects it.
+fn bind_conversation<'q>(
+    q: Query<'q, Postgres, PgArguments>,
+    u: &ConversationUpdate<'q>,
+) -> Query<'q, Postgres, PgArguments> {
+    q.bind(u.id).bind(u.status).bind(u.follow_up_count).bind(u.next_follow_up_at)
 }
 
 /// Moves a lead forward; `from` lists the statuses it may leave (never backwards).
-pub async fn set_lead_status(
-    db: impl PgExecutor<'_>,
-    business_id: BusinessId,
-    id: LeadId,
-    to: &str,
-    from: &[&str],
-) -> sqlx::Result<bool> {
-    let r = sqlx::query(&lead_move_sql(2)).bind(business_id).bind(id).bind(to).bind(owned(from)).execute(db).await?;
+pub async fn set_lead_status(db: impl PgExecutor<'_>, business_id: BusinessId, m: &LeadMove<'_>) -> sqlx::Result<bool> {
+    let sql = lead_move_sql(2);
+    let r = bind_lead_move(sqlx::query(&sql).bind(business_id), m).execute(db).await?;
     Ok(r.rows_affected() == 1)
 }
 
@@ -210,19 +217,10 @@ pub async fn set_lead_status(
 pub async fn update_conversation(
     db: impl PgExecutor<'_>,
     business_id: BusinessId,
-    id: ConversationId,
-    status: &str,
-    follow_up_count: i32,
-    next_follow_up_at: Option<chrono::DateTime<chrono::Utc>>,
+    u: &ConversationUpdate<'_>,
 ) -> sqlx::Result<()> {
-    sqlx::query(&conversation_sql(2))
-        .bind(business_id)
-        .bind(id)
-        .bind(status)
-        .bind(follow_up_count)
-        .bind(next_follow_up_at)
-        .execute(db)
-        .await?;
+    let sql = conversation_sql(2);
+    bind_conversation(sqlx::query(&sql).bind(business_id), u).execute(db).await?;
     Ok(())
 }
 
@@ -232,21 +230,12 @@ pub async fn update_conversation(
 pub async fn move_lead_and_update_conversation(
     db: impl PgExecutor<'_>,
     business_id: BusinessId,
-    lead: LeadMove<'_>,
-    conversation: ConversationUpdate<'_>,
+    lead: &LeadMove<'_>,
+    conversation: &ConversationUpdate<'_>,
 ) -> sqlx::Result<()> {
     let sql = format!("WITH lead AS ({}) {}", lead_move_sql(2), conversation_sql(5));
-    sqlx::query(&sql)
-        .bind(business_id)
-        .bind(lead.id)
-        .bind(lead.to)
-        .bind(owned(lead.from))
-        .bind(conversation.id)
-        .bind(conversation.status)
-        .bind(conversation.follow_up_count)
-        .bind(conversation.next_follow_up_at)
-        .execute(db)
-        .await?;
+    let q = bind_lead_move(sqlx::query(&sql).bind(business_id), lead);
+    bind_conversation(q, conversation).execute(db).await?;
     Ok(())
 }
 

@@ -41,14 +41,14 @@ async fn both_land_in_one_statement_and_the_lead_never_moves_back(pool: PgPool) 
     let next = Some(chrono::Utc::now() + chrono::Duration::hours(2));
     let contacted = LeadMove { id: lead, to: "contacted", from: &["new"] };
     let active = ConversationUpdate { id: conversation, status: "active", follow_up_count: 0, next_follow_up_at: next };
-    move_lead_and_update_conversation(&pool, business, contacted, active).await.unwrap();
+    move_lead_and_update_conversation(&pool, business, &contacted, &active).await.unwrap();
     assert_eq!(lead_and_conversation(&pool, lead, conversation).await, ("contacted".into(), "active".into(), 0, true));
 
     // A lead already past `new` is not moved back; the conversation is still updated.
     let stale = LeadMove { id: lead, to: "new", from: &["qualified"] };
     let later =
         ConversationUpdate { id: conversation, status: "follow_up", follow_up_count: 1, next_follow_up_at: None };
-    move_lead_and_update_conversation(&pool, business, stale, later).await.unwrap();
+    move_lead_and_update_conversation(&pool, business, &stale, &later).await.unwrap();
     assert_eq!(
         lead_and_conversation(&pool, lead, conversation).await,
         ("contacted".into(), "follow_up".into(), 1, false)
@@ -66,7 +66,7 @@ async fn another_business_touches_neither(pool: PgPool) {
         follow_up_count: 3,
         next_follow_up_at: None,
     };
-    move_lead_and_update_conversation(&pool, other, contacted, closed).await.unwrap();
+    move_lead_and_update_conversation(&pool, other, &contacted, &closed).await.unwrap();
     let (lead_status, conversation_status, ..) = lead_and_conversation(&pool, lead, conversation).await;
     assert_eq!((lead_status.as_str(), conversation_status.as_str()), ("new", "active"));
 }

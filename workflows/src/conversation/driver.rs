@@ -55,10 +55,10 @@ pub(crate) async fn tick(wf: &Workflows, input: &TickInput) -> Result<(), Engine
 }
 
 /// What a tick reads once and keeps for its later rounds: a tick lasts
-/// milliseconds (or one model call).
+/// milliseconds (or one model call). The business is not here: each round
+/// takes it from the process's cache as of the version its lock saw.
 #[derive(Default)]
 struct Memo {
-    business: Option<Business>,
     /// The lead's own time zone (None: the business's), as the open or the
     /// first read of it found it.
     lead_zone: Option<(LeadId, Option<Zone>)>,
@@ -86,18 +86,8 @@ async fn round(
     let Some((mut tx, run)) = drive::lock_for_tick(wf, input, &mut memo.sent).await? else {
         return Ok(Round::Finished);
     };
-    let business = match memo.business.take() {
-        Some(b) if b.id == run.business_id => b,
-        _ => {
-            wf.0.businesses
-                .current(&mut *tx, run.business_id, &run.business_version)
-                .await?
-                .ok_or(EngineError::BusinessMissing(run.id))?
-        }
-    };
-    let result = transact(wf, input, tx, run, &business, memo, force_wake, injected).await;
-    memo.business = Some(business);
-    result
+    let business = drive::business_of(wf, &mut tx, &run).await?;
+    transact(wf, input, tx, run, &business, memo, force_wake, injected).await
 }
 
 /// The round's transaction, from the locked run to its commit.

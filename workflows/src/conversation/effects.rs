@@ -33,20 +33,16 @@ pub(crate) async fn apply(
             queue_text(wf, conn, run, business, prev, *kind).await?;
             Ok(None)
         }
-        Command::LeadStatus { lead_id, to, from } => {
-            conversations::set_lead_status(&mut *conn, business.id, *lead_id, to, from).await?;
+        Command::LeadStatus { .. } => {
+            if let Some(m) = lead_move(cmd) {
+                conversations::set_lead_status(&mut *conn, business.id, &m).await?;
+            }
             Ok(None)
         }
-        Command::Conversation { conversation_id, status, follow_ups, next_at } => {
-            conversations::update_conversation(
-                &mut *conn,
-                business.id,
-                *conversation_id,
-                status,
-                *follow_ups,
-                *next_at,
-            )
-            .await?;
+        Command::Conversation { .. } => {
+            if let Some(u) = conversation_update(cmd) {
+                conversations::update_conversation(&mut *conn, business.id, &u).await?;
+            }
             Ok(None)
         }
         Command::Reply { turn, body } => {
@@ -119,27 +115,36 @@ pub(crate) async fn apply_pair(
     first: &Command,
     second: &Command,
 ) -> Result<bool, EngineError> {
-    let (lead, conversation) = match (first, second) {
-        (
-            Command::LeadStatus { lead_id, to, from },
-            Command::Conversation { conversation_id, status, follow_ups, next_at },
-        )
-        | (
-            Command::Conversation { conversation_id, status, follow_ups, next_at },
-            Command::LeadStatus { lead_id, to, from },
-        ) => (
-            LeadMove { id: *lead_id, to, from },
-            ConversationUpdate {
-                id: *conversation_id,
-                status,
-                follow_up_count: *follow_ups,
-                next_follow_up_at: *next_at,
-            },
-        ),
-        _ => return Ok(false),
+    let pair = match (lead_move(first), conversation_update(second)) {
+        (Some(m), Some(u)) => Some((m, u)),
+        _ => lead_move(second).zip(conversation_update(first)),
     };
-    conversations::move_lead_and_update_conversation(&mut *conn, business.id, lead, conversation).await?;
+    let Some((lead, conversation)) = pair else {
+        return Ok(false);
+    };
+    conversations::move_lead_and_update_conversation(&mut *conn, business.id, &lead, &conversation).await?;
     Ok(true)
+}
+
+/// The lead's move a [`Command::LeadStatus`] asks for.
+fn lead_move(cmd: &Command) -> Option<LeadMove<'static>> {
+    match cmd {
+        Command::LeadStatus { lead_id, to, from } => Some(LeadMove { id: *lead_id, to, from }),
+        _ => None,
+    }
+}
+
+/// The conversation's update a [`Command::Conversation`] asks for.
+fn conversation_update(cmd: &Command) -> Option<ConversationUpdate<'static>> {
+    match cmd {
+        Command::Conversation { conversation_id, status, follow_ups, next_at } => Some(ConversationUpdate {
+            id: *conversation_id,
+            status,
+            follow_up_count: *follow_ups,
+            next_follow_up_at: *next_at,
+        }),
+        _ => None,
+    }
 }
 
 /// Queues the calendar's reply for `turn` and hands its event back to the rules.

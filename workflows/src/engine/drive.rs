@@ -11,6 +11,7 @@ use uuid::Uuid;
 
 use activities::domain::{ConversationId, RunId};
 use activities::sms::{self, Callbacks, Delivery};
+use activities::store::businesses::Business;
 use activities::store::messages::SentText;
 use activities::store::run_outbox::{self, ClaimedOutbox, DueText};
 
@@ -45,6 +46,17 @@ pub(crate) async fn lock_for_tick(
         return Ok(None);
     }
     Ok(Some((tx, run)))
+}
+
+/// The locked run's business, from the process's cache as of the version the
+/// lock saw (read again only when it changed).
+pub(crate) async fn business_of(
+    wf: &Workflows,
+    conn: &mut PgConnection,
+    run: &RunRow,
+) -> Result<Business, EngineError> {
+    let business = wf.0.businesses.current(&mut *conn, run.business_id, &run.business_version).await?;
+    business.ok_or(EngineError::BusinessMissing(run.id))
 }
 
 /// Runs `work` (a send, a model call: no transaction open) while renewing the

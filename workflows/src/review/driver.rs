@@ -57,8 +57,7 @@ async fn round(
     let Some((mut tx, run)) = drive::lock_for_tick(wf, input, sent).await? else {
         return Ok(Round::Finished);
     };
-    let business = wf.0.businesses.current(&mut *tx, run.business_id, &run.business_version).await?;
-    let business = business.ok_or(EngineError::BusinessMissing(run.id))?;
+    let business = drive::business_of(wf, &mut tx, &run).await?;
     let state: State = run.state().map_err(|e| EngineError::State(run.id, e))?;
     let state = advance(wf, &mut tx, &run, &business, state).await?;
     let outbox = drive::round_outbox(wf, &mut tx, run.id, force_wake).await?;
