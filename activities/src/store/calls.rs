@@ -186,44 +186,62 @@ pub struct Finished {
     pub caller_opted_out: bool,
 }
 
-/// Moves a ringing call to its final status and writes the callback's audit
-/// row, in one statement. Returns None if it was already finished (a retried
-/// callback), so the caller must not start anything twice. The audit row says
-/// `audit.outcome` when this request finished the call, `duplicate` when it
-/// was already finished.
-pub async fn finish_call(
-    db: impl PgExecutor<'_>,
-    business_id: BusinessId,
-    id: CallId,
-    outcome: CallOutcome,
-    dial_call_status: &str,
-    duration_seconds: Option<i32>,
-    audit: &WebhookEvent<'_>,
-) -> sqlx::Result<Option<Finished>> {
-    let sql = format!(
-        "WITH upd AS (
+/// How the dial ended, as the action callback reported it.
+#[derive(Debug, Clone, Copy)]
+pub struct CallEnd<'a> {
+    pub outcome: CallOutcome,
+    pub dial_call_status: &'a str,
+    pub duration_seconds: Option<i32>,
+}
+
+/// The CTEs that finish a ringing call, for a statement that goes on from
+/// them: `upd` (the call moved to its final status, with its caller's
+/// opt-out, no row when it had already finished) and `audit` (the
+/// callback's row: `audit.outcome` when it finished the call, `duplicate`
+/// when it had already finished). Binds `$1`–`$10` ([`bind_finish`]).
+pub fn finish_ctes() -> String {
+    format!(
+        "upd AS (
             UPDATE calls SET status = $3, dial_call_status = $4, duration_seconds = $5, ended_at = now()
             WHERE {RINGING_CALL}
             RETURNING {COLUMNS}, {} AS caller_opted_out),
          audit AS (
             INSERT INTO webhook_events (business_id, endpoint, provider_sid, idempotency_token, outcome, params)
-            VALUES ($1, $6, $7, $8, CASE WHEN EXISTS (SELECT 1 FROM upd) THEN $9 ELSE 'duplicate' END, $10))
-         SELECT * FROM upd",
+            VALUES ($1, $6, $7, $8, CASE WHEN EXISTS (SELECT 1 FROM upd) THEN $9 ELSE 'duplicate' END, $10))",
         super::opt_outs::opted_out_sql("calls.caller_phone", "calls.business_id")
-    );
-    sqlx::query_as(&sql)
-        .bind(business_id)
+    )
+}
+
+/// Binds [`finish_ctes`]'s `$1`–`$10`: the call `id` of `business_id`, how it ended, the callback's audit row.
+pub fn bind_finish<'q, O>(
+    q: QueryAs<'q, Postgres, O, PgArguments>,
+    (business_id, id): (BusinessId, CallId),
+    end: &CallEnd<'q>,
+    audit: &'q WebhookEvent<'q>,
+) -> QueryAs<'q, Postgres, O, PgArguments> {
+    q.bind(business_id)
         .bind(id)
-        .bind(outcome.as_str())
-        .bind(dial_call_status)
-        .bind(duration_seconds)
+        .bind(end.outcome.as_str())
+        .bind(end.dial_call_status)
+        .bind(end.duration_seconds)
         .bind(audit.endpoint)
         .bind(audit.provider_sid)
         .bind(audit.idempotency_token)
         .bind(audit.outcome)
         .bind(&audit.params)
-        .fetch_optional(db)
-        .await
+}
+
+/// Moves a ringing call to its final status and writes the callback's audit
+/// row, in one statement ([`finish_ctes`]). Returns None if it was already
+/// finished (a retried callback), so the caller must not start anything twice.
+pub async fn finish_call(
+    db: impl PgExecutor<'_>,
+    key: (BusinessId, CallId),
+    end: &CallEnd<'_>,
+    audit: &WebhookEvent<'_>,
+) -> sqlx::Result<Option<Finished>> {
+    let sql = format!("WITH {} SELECT * FROM upd", finish_ctes());
+    bind_finish(sqlx::query_as(&sql), key, end, audit).fetch_optional(db).await
 }
 
 #[cfg(test)]

@@ -66,7 +66,11 @@ async fn a_call_is_finished_once_with_one_audit_row_per_callback(pool: PgPool) {
     let finish = |n| {
         let event = callback(n);
         let pool = pool.clone();
-        async move { finish_call(&pool, b.id, call.id, CallOutcome::Missed, "no-answer", Some(0), &event).await }
+        async move {
+            let end =
+                CallEnd { outcome: CallOutcome::Missed, dial_call_status: "no-answer", duration_seconds: Some(0) };
+            finish_call(&pool, (b.id, call.id), &end, &event).await
+        }
     };
     let finished = finish(1).await.unwrap().expect("the first callback finishes the call");
     assert_eq!(finished.call.status, "missed");

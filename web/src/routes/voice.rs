@@ -9,7 +9,7 @@ use serde::Deserialize;
 
 use activities::domain::{CallId, PhoneNumber};
 use activities::store::businesses::{self, Business};
-use activities::store::calls::{self, Call, CallOutcome, NewCall};
+use activities::store::calls::{self, Call, CallEnd, CallOutcome, NewCall};
 use activities::store::opt_outs;
 use activities::store::webhook_events::{record_webhook, WebhookEvent};
 
@@ -131,35 +131,29 @@ pub async fn screen_accept(
 
 /// `POST /webhook/voice/call-completed`: the dial ended. Missed unless the
 /// owner pressed 1 and the legs were bridged. A missed call's workflow starts
-/// in the same transaction that marks the call missed.
+/// in the statement that marks the call missed (`Workflows::finish_call`);
+/// the reads before it need no transaction (the finish itself only moves a
+/// call that still rings).
 pub async fn call_completed(
     State(app): State<AppState>,
     Query(r): Query<CallRef>,
     req: TwilioRequest,
 ) -> AppResult<Response> {
     let dial_status = req.require("DialCallStatus")?.to_owned();
-    let mut tx = app.pool.begin().await?;
-    let Some((business, call)) = find_or_record_call(&app, &mut tx, &req, r.id()).await? else {
-        audit(&mut tx, None, "voice/call-completed", &req, "unknown_call").await?;
-        tx.commit().await?;
+    let mut conn = app.pool.acquire().await?;
+    let Some((business, call)) = find_or_record_call(&app, &mut conn, &req, r.id()).await? else {
+        audit(&mut conn, None, "voice/call-completed", &req, "unknown_call").await?;
         return Ok(xml(twiml::say_and_hang_up("Sorry we missed your call. Please try again later.")));
     };
     let outcome = decide(&call, &dial_status, req.get("DialBridged"));
-    let duration = req.get("DialCallDuration").and_then(|d| d.parse::<i32>().ok());
+    let duration_seconds = req.get("DialCallDuration").and_then(|d| d.parse::<i32>().ok());
+    let end = CallEnd { outcome, dial_call_status: &dial_status, duration_seconds };
     let event = audit_event(Some(&business), "voice/call-completed", &req, outcome.as_str());
-    let finished = calls::finish_call(&mut *tx, business.id, call.id, outcome, &dial_status, duration, &event).await?;
-    let final_status = match &finished {
-        Some(f) => f.call.status.clone(),
-        None => call.status.clone(),
+    let finished = app.workflows.finish_call(&mut conn, &call, &end, &event).await?;
+    let (final_status, opted_out) = match finished {
+        Some(f) => (f.call.status, f.caller_opted_out),
+        None => (call.status.clone(), opt_outs::is_opted_out(&mut *conn, business.id, &call.caller_phone).await?),
     };
-    if let (Some(f), CallOutcome::Missed) = (&finished, outcome) {
-        app.workflows.start_missed_call(&mut tx, &f.call, Utc::now()).await?;
-    }
-    let opted_out = match &finished {
-        Some(f) => f.caller_opted_out,
-        None => opt_outs::is_opted_out(&mut *tx, business.id, &call.caller_phone).await?,
-    };
-    tx.commit().await?;
     tracing::info!(business_id = %business.id, call_id = %call.id, status = %final_status, "call finished");
     Ok(xml(after_dial_twiml(&business, &final_status, opted_out)))
 }

@@ -20,6 +20,9 @@ pub mod rescue;
 pub mod runs;
 #[cfg(test)]
 mod runs_tests;
+pub mod start;
+#[cfg(test)]
+mod start_tests;
 pub mod tick;
 pub mod timers;
 pub(crate) mod worker_loop;
@@ -34,16 +37,20 @@ use uuid::Uuid;
 
 use activities::domain::{BusinessId, PhoneNumber, RunId};
 use activities::sms::{RetryPolicy, SmsTransport};
-use activities::store::calls::Call;
+use activities::store::calls::{self, Call, CallEnd, CallOutcome, Finished};
+use activities::store::webhook_events::WebhookEvent;
 use activities::templates::Templates;
 
 use crate::conversation::State;
+use start::RunStart;
 pub use tick::{TickInput, TickTask};
 
 /// The underway queue every tick goes through.
 pub const QUEUE: &str = "callrecover_tick";
 /// The kind of run a missed call starts.
 pub const CONVERSATION: &str = "conversation";
+/// What started a missed call's conversation (its `started` event's `by`).
+const MISSED_CALL: &str = "missed_call";
 /// The kind of run a completed job starts: a review request and one reminder.
 pub const REVIEW_REQUEST: &str = "review_request";
 
@@ -156,23 +163,49 @@ impl Workflows {
         &self.0.pool
     }
 
-    /// Starts the conversation workflow for a missed call, inside the caller's
-    /// transaction (the one that marks the call missed). A retried webhook for
-    /// the same call finds the run already there and starts nothing.
-    pub async fn start_missed_call(
+    /// Finishes a ringing call as its action callback says, with the
+    /// callback's audit row; a missed call's conversation starts with it,
+    /// and neither is written without the other. Handed over by NOTIFY (the
+    /// default), that is one statement with no transaction around it;
+    /// otherwise a transaction that also enqueues the first tick. None when
+    /// the call had already finished (Twilio retried the callback): nothing
+    /// is started twice.
+    pub async fn finish_call(
         &self,
         conn: &mut PgConnection,
         call: &Call,
-        called_at: DateTime<Utc>,
-    ) -> Result<Option<RunId>, EngineError> {
-        let state = State::Start {
-            call_id: Some(call.id),
-            caller: call.caller_phone.clone(),
-            called_at,
-            caller_state: call.caller_state.clone(),
+        end: &CallEnd<'_>,
+        audit: &WebhookEvent<'_>,
+    ) -> Result<Option<Finished>, EngineError> {
+        let key = (call.business_id, call.id);
+        if end.outcome != CallOutcome::Missed {
+            return Ok(calls::finish_call(conn, key, end, audit).await?);
+        }
+        let state = missed_call_state(call, Utc::now());
+        let subject_key = format!("call:{}", call.twilio_call_sid);
+        let Some(kick) = self.0.cfg.eager_lease else {
+            let mut tx = sqlx::Connection::begin(&mut *conn).await?;
+            let finished = calls::finish_call(&mut *tx, key, end, audit).await?;
+            if finished.is_some() {
+                self.start(&mut tx, call.business_id, &subject_key, &state, MISSED_CALL).await?;
+            }
+            tx.commit().await?;
+            return Ok(finished);
         };
-        let key = format!("call:{}", call.twilio_call_sid);
-        self.start(conn, call.business_id, &key, &state, "missed_call").await
+        let started = serde_json::json!({ "by": MISSED_CALL });
+        let run = RunStart {
+            kind: CONVERSATION,
+            subject_key: &subject_key,
+            state: &state,
+            token: Uuid::new_v4(),
+            kick: Some(kick),
+            started,
+        };
+        let finished = start::finish_call_starting_run(conn, key, end, audit, &run).await?;
+        Ok(finished.map(|f| {
+            tracing::debug!(call_id = %call.id, run_id = ?f.run_id, "missed call's conversation started");
+            f.finished
+        }))
     }
 
     /// Starts a conversation for a first text from a number with no open one.
@@ -304,5 +337,15 @@ impl Workflows {
             s.abort();
         }
         Ok(())
+    }
+}
+
+/// A missed call's conversation as it starts: the caller to text back.
+fn missed_call_state(call: &Call, called_at: DateTime<Utc>) -> State {
+    State::Start {
+        call_id: Some(call.id),
+        caller: call.caller_phone.clone(),
+        called_at,
+        caller_state: call.caller_state.clone(),
     }
 }

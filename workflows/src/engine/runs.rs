@@ -44,47 +44,7 @@ impl RunRow {
     }
 }
 
-/// Starts a run in one statement, unless one with this `(kind, subject_key)`
-/// exists: the row, its `started` event, and with `kick` the hand-over to a
-/// worker (`kicked_at`, the lease, and the NOTIFY of [`kick`]). Without
-/// `kick` the run is due now and the caller enqueues its tick. Returns the
-/// new run's id and token, or None for a duplicate start.
-pub async fn start_run(
-    conn: &mut PgConnection,
-    business_id: BusinessId,
-    kind: &str,
-    subject_key: &str,
-    state: &impl Serialize,
-    started: serde_json::Value,
-    kick: Option<std::time::Duration>,
-) -> sqlx::Result<Option<(RunId, Uuid)>> {
-    let token = Uuid::new_v4();
-    let id: Option<RunId> = sqlx::query_scalar(
-        "WITH r AS (
-             INSERT INTO workflow_runs (business_id, kind, subject_key, state, wake_token, wake_at, kicked_at)
-             VALUES ($1, $2, $3, $4, $5, now() + make_interval(secs => COALESCE($6, 0)),
-                     CASE WHEN $6 IS NULL THEN NULL ELSE now() END)
-             ON CONFLICT (kind, subject_key) DO NOTHING
-             RETURNING id, business_id, kind, wake_token, wake_at, kicked_at),
-         e AS (INSERT INTO workflow_events (business_id, run_id, kind, detail)
-               SELECT business_id, id, 'started', $7 FROM r)
-         SELECT r.id FROM r LEFT JOIN LATERAL (
-             SELECT pg_notify($8, json_build_object('run_id', r.id, 'token', r.wake_token,
-                                                    'claim', r.wake_at, 'kind', r.kind)::text)
-             WHERE r.kicked_at IS NOT NULL) n ON true",
-    )
-    .bind(business_id)
-    .bind(kind)
-    .bind(subject_key)
-    .bind(Json(state))
-    .bind(token)
-    .bind(kick.map(|d| d.as_secs_f64()))
-    .bind(started)
-    .bind(KICK_CHANNEL)
-    .fetch_optional(conn)
-    .await?;
-    Ok(id.map(|id| (id, token)))
-}
+pub use super::start::start_run;
 
 /// The run's kind, which picks the driver a tick runs (None: no such run).
 pub async fn kind_of(db: impl PgExecutor<'_>, id: RunId) -> sqlx::Result<Option<String>> {
