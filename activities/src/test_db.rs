@@ -25,10 +25,16 @@ pub async fn business_numbered(pool: &PgPool, twilio_number: &str) -> Business {
 
 /// A bare conversation run of `business` (empty state), for outbox rows to belong to.
 pub async fn run(pool: &PgPool, business: BusinessId) -> RunId {
+    run_keyed(pool, business, "k").await
+}
+
+/// A conversation run of `business` with an empty state, its subject `key`.
+pub async fn run_keyed(pool: &PgPool, business: BusinessId, key: &str) -> RunId {
     sqlx::query_scalar(
-        "INSERT INTO workflow_runs (business_id, kind, subject_key, state) VALUES ($1, 'conversation', 'k', '{}') RETURNING id",
+        "INSERT INTO workflow_runs (business_id, kind, subject_key, state) VALUES ($1, 'conversation', $2, '{}') RETURNING id",
     )
     .bind(business)
+    .bind(key)
     .fetch_one(pool)
     .await
     .expect("run")

@@ -95,6 +95,8 @@ async fn an_opted_out_caller_gets_no_text(pool: PgPool) {
         .await,
         1
     );
+    let queued = format!("SELECT count(*) FROM messages WHERE to_phone = '{caller}'");
+    assert_eq!(app.count(&queued).await, 0, "known at the wake: no text-back is even queued");
     app.stop().await;
 }
 

@@ -23,17 +23,28 @@ pub async fn is_opted_out(db: impl PgExecutor<'_>, business_id: BusinessId, phon
         .await
 }
 
-/// Both of a tick's questions about a number in one round trip: opted out
-/// (of this business or of all), and known unreachable for this business.
+/// SQL for both of a tick's questions about `phone` (an SQL expression, as
+/// in [`opted_out_sql`]): opted out (of `business` or of all), and known
+/// unreachable for `business`; two boolean columns named `{prefix}_opted_out`
+/// and `{prefix}_unreachable`, for a statement that asks them with
+/// something else. A NULL phone is neither.
+pub fn reachability_sql(phone: &str, business: &str, prefix: &str) -> String {
+    format!(
+        "{} AS {prefix}_opted_out,
+         EXISTS (SELECT 1 FROM unreachable_numbers u WHERE u.business_id = {business} AND u.phone = {phone})
+             AS {prefix}_unreachable",
+        opted_out_sql(phone, business)
+    )
+}
+
+/// Both of a tick's questions about a number in one round trip
+/// ([`reachability_sql`]).
 pub async fn reachability(
     db: impl PgExecutor<'_>,
     business_id: BusinessId,
     phone: &PhoneNumber,
 ) -> sqlx::Result<(bool, bool)> {
-    let sql = format!(
-        "SELECT {}, EXISTS (SELECT 1 FROM unreachable_numbers WHERE business_id = $1 AND phone = $2)",
-        opted_out_sql("$2", "$1")
-    );
+    let sql = format!("SELECT {}", reachability_sql("$2", "$1", "number"));
     sqlx::query_as(&sql).bind(business_id).bind(phone).fetch_one(db).await
 }
 

@@ -12,9 +12,8 @@ use activities::domain::{LeadId, Zone};
 use activities::sms::Delivery;
 use activities::store::businesses::Business;
 use activities::store::messages::{self, SentText};
-use activities::store::opt_outs;
 
-use super::effects::{apply, apply_pair};
+use super::effects::{apply, apply_pair, may_queue_text};
 use super::respond;
 use super::state::{Command, DeliveryResult, Event, SignalKind, State, WakeFacts};
 use super::transition::{step, Ctx};
@@ -116,6 +115,7 @@ async fn transact(
         follow_ups: wf.0.cfg.follow_ups,
     };
     let mut respond_turn = None;
+    let mut queued = false;
     // The round's history, written by the statement that saves the run.
     let mut notes = Vec::new();
     while let Some(event) = queue.pop_front() {
@@ -125,6 +125,7 @@ async fn transact(
         }
         let mut commands = d.commands.iter().peekable();
         while let Some(cmd) = commands.next() {
+            queued |= may_queue_text(cmd);
             if let Command::Respond { turn } = cmd {
                 respond_turn = Some(*turn);
                 continue;
@@ -154,7 +155,7 @@ async fn transact(
         tx.commit().await?;
         return Ok(Round::Respond { turn, ctx: Box::new(ctx) });
     }
-    let outbox = drive::round_outbox(wf, &mut tx, run.id, force_wake).await?;
+    let outbox = drive::round_outbox(wf, &mut tx, &run, queued, force_wake).await?;
     if outbox.due.is_empty() {
         let wake = Wake { force: force_wake, retry: outbox.next_retry, notes: &notes };
         schedule(wf, &mut tx, &run, &state, conversation_id, wake).await?;
@@ -187,7 +188,9 @@ async fn observe(
     }
     match state {
         State::Start { caller, .. } | State::Waiting { caller, .. } | State::Replying { caller, .. } => {
-            let (opted_out, unreachable) = opt_outs::reachability(&mut *conn, business.id, caller).await?;
+            // The lock read both for the state's caller.
+            debug_assert_eq!(run.state.0.get("caller").and_then(|c| c.as_str()), Some(caller.as_str()));
+            let (opted_out, unreachable) = (run.caller_opted_out, run.caller_unreachable);
             let facts = WakeFacts { business_active: business.is_active(), opted_out, unreachable };
             events.push_back(Event::Wake(facts));
         }

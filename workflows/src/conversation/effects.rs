@@ -106,6 +106,26 @@ pub(crate) async fn apply(
     }
 }
 
+/// Whether carrying out `cmd` may add a text to the run's outbox (then the
+/// round claims its outbox before it commits).
+pub(crate) fn may_queue_text(cmd: &Command) -> bool {
+    match cmd {
+        Command::Text(_)
+        | Command::Reply { .. }
+        | Command::OwnerText { .. }
+        | Command::Offer { .. }
+        | Command::Book { .. }
+        | Command::CancelAppointment { .. } => true,
+        Command::OpenConversation
+        | Command::Respond { .. }
+        | Command::RecordOptOut
+        | Command::UpdateLead { .. }
+        | Command::FlagHuman { .. }
+        | Command::LeadStatus { .. }
+        | Command::Conversation { .. } => false,
+    }
+}
+
 /// Carries two adjacent commands in one statement when it can: a lead's move
 /// and its conversation's update (the round after a text-back has both).
 /// False, with nothing written, for any other pair.

@@ -9,7 +9,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-use activities::domain::{ConversationId, RunId};
+use activities::domain::ConversationId;
 use activities::sms::{self, Callbacks, Delivery};
 use activities::store::businesses::Business;
 use activities::store::messages::SentText;
@@ -83,17 +83,23 @@ pub(crate) async fn renewing<T>(wf: &Workflows, input: &TickInput, work: impl st
 /// The run's outbox at the end of a round: its due texts claimed with the
 /// round's commit, before any send; or, when the round hands over to a fresh
 /// tick (`force_wake`) and sends nothing, only read for its next retry.
+/// Nothing to read when the lock found no text pending and the round
+/// queued none (`queued`: it may have).
 pub(crate) async fn round_outbox(
     wf: &Workflows,
     conn: &mut PgConnection,
-    run_id: RunId,
+    run: &RunRow,
+    queued: bool,
     force_wake: Option<Duration>,
 ) -> Result<ClaimedOutbox, EngineError> {
+    if !run.pending_texts && !queued {
+        return Ok(ClaimedOutbox::default());
+    }
     if force_wake.is_some() {
-        let next_retry = run_outbox::outbox_of_run(&mut *conn, run_id).await?.next_retry;
+        let next_retry = run_outbox::outbox_of_run(&mut *conn, run.id).await?.next_retry;
         return Ok(ClaimedOutbox { due: Vec::new(), next_retry });
     }
-    Ok(run_outbox::claim_run_outbox(&mut *conn, run_id, wf.0.cfg.retry.lease).await?)
+    Ok(run_outbox::claim_run_outbox(&mut *conn, run.id, wf.0.cfg.retry.lease).await?)
 }
 
 /// Sends the due outbox rows the round claimed, with no transaction open:

@@ -10,6 +10,7 @@ use uuid::Uuid;
 use activities::domain::{BusinessId, ConversationId, RunId};
 use activities::store::business_cache::version_sql;
 use activities::store::messages::{self, SentText};
+use activities::store::opt_outs::reachability_sql;
 
 /// A workflow run, with its state still as JSON.
 #[derive(Debug, Clone, FromRow)]
@@ -31,6 +32,17 @@ pub struct RunRow {
     /// ([`activities::store::business_cache`]): a worker reads the business
     /// only when it is not the version it keeps.
     pub business_version: String,
+    /// Whether the run has texts not yet final (`queued` or `sending`) apart
+    /// from those the lock recorded as sent. Only the run's own rounds add
+    /// texts to it, under this lock, so a round that queues none and finds
+    /// none need not claim its outbox.
+    pub pending_texts: bool,
+    /// Whether the caller the state names (its `caller`) has opted out of
+    /// the business or of all, as the lock saw it; false when it names none.
+    /// The claim before each send asks again.
+    pub caller_opted_out: bool,
+    /// Whether the business knows the state's `caller` cannot take texts.
+    pub caller_unreachable: bool,
 }
 
 impl RunRow {
@@ -65,13 +77,19 @@ pub async fn lock_run(conn: &mut PgConnection, id: RunId) -> sqlx::Result<Option
 /// data-modifying `WITH` that the query does not read to completion once the
 /// query is done.
 pub async fn lock_run_recording(conn: &mut PgConnection, id: RunId, sent: &[SentText]) -> sqlx::Result<Option<RunRow>> {
+    // The texts being recorded are no longer pending (`$2`: their ids).
+    let not_recorded = if sent.is_empty() { "" } else { "AND m.id <> ALL($2::uuid[])" };
     let lock = format!(
         "SELECT id, business_id, kind, status, state, wake_token, wake_at, conversation_id,
                 EXISTS (SELECT 1 FROM workflow_signals s WHERE s.run_id = r.id AND s.consumed_at IS NULL)
                     AS pending_signals,
-                (SELECT {} FROM businesses b WHERE b.id = r.business_id) AS business_version
+                (SELECT {} FROM businesses b WHERE b.id = r.business_id) AS business_version,
+                EXISTS (SELECT 1 FROM messages m
+                        WHERE m.run_id = r.id AND m.status IN ('queued', 'sending') {not_recorded}) AS pending_texts,
+                {}
          FROM workflow_runs r WHERE id = $1 FOR NO KEY UPDATE OF r",
-        version_sql("b")
+        version_sql("b"),
+        reachability_sql("(r.state->>'caller')", "r.business_id", "caller")
     );
     if sent.is_empty() {
         return sqlx::query_as(&lock).bind(id).fetch_optional(conn).await;

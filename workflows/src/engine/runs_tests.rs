@@ -11,7 +11,9 @@ use activities::domain::{MessageId, PhoneNumber, RunId};
 use activities::store::messages::{claim_for_send, mark_failed, SentText};
 use activities::test_db;
 
-use super::runs::lock_run_recording;
+use activities::store::opt_outs::add_opt_out;
+
+use super::runs::{lock_run_recording, RunRow};
 
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -85,4 +87,80 @@ async fn the_record_is_planned_by_the_run_before_any_statistics(pool: PgPool) {
     let args = "gen_random_uuid(), '{}', '{}', '{}'";
     let plan = test_db::generic_plan(&pool, "uuid, uuid[], text[], timestamptz[]", &sql, args).await;
     assert!(plan.contains("Index Cond: (run_id = $1)"), "{plan}");
+}
+
+/// A text is pending until final; the ones the lock records as sent are not.
+#[sqlx::test(migrations = false)]
+async fn the_lock_says_whether_texts_are_pending_besides_those_it_records(pool: PgPool) {
+    let (run, first, second) = run_with_claimed_texts(&pool).await;
+    let mut conn = pool.acquire().await.unwrap();
+    assert!(lock_run_recording(&mut conn, run, &[]).await.unwrap().unwrap().pending_texts);
+    let sent = [SentText { id: first, sid: "SM1".into(), at: at(1) }];
+    assert!(lock_run_recording(&mut conn, run, &sent).await.unwrap().unwrap().pending_texts, "the second");
+    mark_failed(&pool, second, "failed", Some(30007), "carrier filtered").await.unwrap();
+    let sent = [SentText { id: first, sid: "SM1".into(), at: at(1) }];
+    assert!(!lock_run_recording(&mut conn, run, &sent).await.unwrap().unwrap().pending_texts, "one sent, one failed");
+    let b = sqlx::query_scalar("SELECT business_id FROM workflow_runs WHERE id = $1").bind(run);
+    let empty = test_db::run_keyed(&pool, b.fetch_one(&pool).await.unwrap(), "empty").await;
+    assert!(!lock_run_recording(&mut conn, empty, &[]).await.unwrap().unwrap().pending_texts, "no texts at all");
+}
+
+/// The lock reads the opt-out and reachability of the caller the state names.
+#[sqlx::test(migrations = false)]
+async fn the_lock_reads_whether_the_states_caller_can_be_texted(pool: PgPool) {
+    test_db::migrated(&pool).await;
+    let b = test_db::business(&pool, "America/Chicago").await;
+    let caller = PhoneNumber::parse("+15125550123").unwrap();
+    let other = test_db::business_numbered(&pool, "+15125550777").await;
+    let run: RunId = sqlx::query_scalar(
+        "INSERT INTO workflow_runs (business_id, kind, subject_key, state)
+         VALUES ($1, 'conversation', 'k', jsonb_build_object('step', 'start', 'caller', $2::text)) RETURNING id",
+    )
+    .bind(b.id)
+    .bind(&caller)
+    .fetch_one(&pool)
+    .await
+    .unwrap();
+    let nameless = test_db::run_keyed(&pool, b.id, "nameless").await;
+    let mut conn = pool.acquire().await.unwrap();
+    let reach = |r: RunRow| (r.caller_opted_out, r.caller_unreachable);
+    assert_eq!(reach(lock_run_recording(&mut conn, run, &[]).await.unwrap().unwrap()), (false, false));
+    add_opt_out(&pool, other.id, &caller, "stop").await.unwrap();
+    sqlx::query(
+        "INSERT INTO unreachable_numbers (business_id, phone, error_code, reason) VALUES ($1, $2, 30006, 'landline')",
+    )
+    .bind(other.id)
+    .bind(&caller)
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(
+        reach(lock_run_recording(&mut conn, run, &[]).await.unwrap().unwrap()),
+        (false, false),
+        "another business's"
+    );
+    sqlx::query(
+        "INSERT INTO unreachable_numbers (business_id, phone, error_code, reason) VALUES ($1, $2, 30006, 'landline')",
+    )
+    .bind(b.id)
+    .bind(&caller)
+    .execute(&pool)
+    .await
+    .unwrap();
+    assert_eq!(reach(lock_run_recording(&mut conn, run, &[]).await.unwrap().unwrap()), (false, true));
+    sqlx::query("INSERT INTO opt_outs (phone, business_id, reason) VALUES ($1, NULL, 'stop')")
+        .bind(&caller)
+        .execute(&pool)
+        .await
+        .unwrap();
+    assert_eq!(
+        reach(lock_run_recording(&mut conn, run, &[]).await.unwrap().unwrap()),
+        (true, true),
+        "opted out of all"
+    );
+    assert_eq!(
+        reach(lock_run_recording(&mut conn, nameless, &[]).await.unwrap().unwrap()),
+        (false, false),
+        "no caller"
+    );
 }

@@ -60,7 +60,8 @@ async fn round(
     let business = drive::business_of(wf, &mut tx, &run).await?;
     let state: State = run.state().map_err(|e| EngineError::State(run.id, e))?;
     let state = advance(wf, &mut tx, &run, &business, state).await?;
-    let outbox = drive::round_outbox(wf, &mut tx, run.id, force_wake).await?;
+    // A review round queues at most a text or two: its outbox is always read.
+    let outbox = drive::round_outbox(wf, &mut tx, &run, true, force_wake).await?;
     if outbox.due.is_empty() {
         let idle_status = if matches!(state, State::Done { .. }) { "completed" } else { "failed" };
         let next = Next {
