@@ -141,3 +141,41 @@ async fn an_owner_reply_goes_to_the_alert_they_saw_not_one_still_held(pool: PgPo
     assert_eq!(app.fake.sent_to(&held).len(), 1, "the caller behind the held alert only got the text-back");
     app.stop().await;
 }
+
+/// A STOP in the owner's quiet hours: the customer's confirmation goes at
+/// once, the lost summary waits for the morning with the missed-call alert,
+/// and the ended conversation's run waits for the summary's release.
+#[sqlx::test(migrations = false)]
+async fn a_stop_in_quiet_hours_holds_the_lost_summary_and_its_run_waits_for_it(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.owner_window(0, "offline").await;
+    let quiet_end = quiet_now(&app, 90).await;
+    let caller = app.texted_back_caller().await;
+    app.text(&caller, "STOP").await;
+    app.settle(WAIT).await;
+    assert_eq!(app.fake.sent_to(&caller).len(), 2, "the text-back and the STOP's confirmation");
+    assert!(app.fake.sent_to(OWNER_PHONE).is_empty(), "both alerts wait for the morning");
+    let held: Vec<String> = sqlx::query_scalar(
+        "SELECT purpose FROM messages WHERE audience = 'owner' AND status = 'queued' AND next_attempt_at = $1 ORDER BY created_at",
+    )
+    .bind(quiet_end)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(held.len(), 2, "the missed-call alert and the lost summary, held: {held:?}");
+    let history: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM workflow_events ORDER BY id").fetch_all(&app.pool).await.unwrap();
+    let expected = [
+        "started",
+        "opening_conversation",
+        "conversation_opened",
+        "text_back_sent",
+        "signal_received",
+        "customer_opted_out",
+    ];
+    assert_eq!(history, expected);
+    let (status, wake_at): (String, Option<DateTime<Utc>>) =
+        sqlx::query_as("SELECT status, wake_at FROM workflow_runs").fetch_one(&app.pool).await.unwrap();
+    assert_eq!((status.as_str(), wake_at), ("waiting", Some(quiet_end)), "woken when the summary is released");
+    app.stop().await;
+}

@@ -8,7 +8,9 @@
 //! text.
 
 use chrono::{DateTime, Utc};
-use sqlx::{FromRow, PgExecutor};
+use sqlx::postgres::PgArguments;
+use sqlx::query::QueryAs;
+use sqlx::{FromRow, PgExecutor, Postgres};
 
 use super::messages::{opted_out, Claim, Message, CLAIMABLE, COLUMNS};
 use crate::domain::RunId;
@@ -71,8 +73,9 @@ pub async fn outbox_of_run(db: impl PgExecutor<'_>, run_id: RunId) -> sqlx::Resu
     Ok(RunOutbox { due, next_retry })
 }
 
+/// A row of [`claim_sql`]: a pending text as it was, and what the claim did.
 #[derive(FromRow)]
-struct ClaimRow {
+pub struct ClaimRow {
     #[sqlx(flatten)]
     pending: PendingRow,
     opted: bool,
@@ -90,10 +93,19 @@ pub async fn claim_run_outbox(
     run_id: RunId,
     lease: std::time::Duration,
 ) -> sqlx::Result<ClaimedOutbox> {
-    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    let sql = claim_sql("");
+    let rows = bind_claim(sqlx::query_as(&sql), run_id, lease).fetch_all(db).await?;
+    Ok(claimed_outbox(rows))
+}
+
+/// The statement of [`claim_run_outbox`], after `before` (more CTEs, each
+/// ending with a comma, for a statement that does something else as well).
+/// Binds `$1`–`$3` ([`bind_claim`]).
+pub fn claim_sql(before: &str) -> String {
     let opted = opted_out();
-    let sql = format!(
-        "WITH p AS (
+    format!(
+        "WITH {before}
+         p AS (
              SELECT {COLUMNS}, {DUE_AND_RETRY}, {CLAIMABLE} AS claimable, {opted} AS opted
              FROM messages m WHERE run_id = $1 AND status IN ('queued', 'sending')
              FOR UPDATE OF m),
@@ -103,12 +115,25 @@ pub async fn claim_run_outbox(
              FROM p WHERE m.id = p.id AND p.due AND p.claimable AND NOT p.opted
              RETURNING m.id)
          SELECT p.*, c.id IS NOT NULL AS claimed FROM p LEFT JOIN c ON c.id = p.id ORDER BY p.created_at, p.id"
-    );
-    let rows: Vec<ClaimRow> =
-        sqlx::query_as(&sql).bind(run_id).bind(lease_ms).bind(OPT_OUT_CONFIRMATION).fetch_all(db).await?;
+    )
+}
+
+/// Binds [`claim_sql`]'s `$1`–`$3`: the run, the sender's lease, the purpose
+/// of the opt-out confirmation.
+pub fn bind_claim<'q>(
+    q: QueryAs<'q, Postgres, ClaimRow, PgArguments>,
+    run_id: RunId,
+    lease: std::time::Duration,
+) -> QueryAs<'q, Postgres, ClaimRow, PgArguments> {
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    q.bind(run_id).bind(lease_ms).bind(OPT_OUT_CONFIRMATION)
+}
+
+/// The rows of [`claim_sql`] as the round uses them.
+pub fn claimed_outbox(rows: Vec<ClaimRow>) -> ClaimedOutbox {
     let next_retry = rows.iter().filter_map(|r| r.pending.retry_at).min();
     let due = rows.into_iter().filter(|r| r.pending.due).map(due_text).collect();
-    Ok(ClaimedOutbox { due, next_retry })
+    ClaimedOutbox { due, next_retry }
 }
 
 fn due_text(r: ClaimRow) -> DueText {

@@ -11,6 +11,7 @@ use activities::domain::{BusinessId, ConversationId, RunId};
 use activities::store::business_cache::version_sql;
 use activities::store::messages::{self, SentText};
 use activities::store::opt_outs::reachability_sql;
+use activities::store::run_outbox::{self, ClaimedOutbox};
 
 /// A workflow run, with its state still as JSON.
 #[derive(Debug, Clone, FromRow)]
@@ -103,20 +104,30 @@ pub async fn lock_run_recording(conn: &mut PgConnection, id: RunId, sent: &[Sent
 /// Written by the statement that saves the run, not one of its own.
 pub type Notes<'a> = [(&'a str, serde_json::Value)];
 
-/// The history insert both saves start with; `$1` is the run, `$2` its business.
-const NOTES_CTE: &str = "WITH notes AS (
+/// The history insert every save starts with: `$1` is the run, `$business`
+/// its business, `$kinds` and the one after it the notes' kinds and details.
+fn notes_cte(business: usize, kinds: usize) -> String {
+    let details = kinds + 1;
+    format!(
+        "notes AS (
          INSERT INTO workflow_events (business_id, run_id, kind, detail)
-         SELECT $2, $1, k, d::jsonb FROM unnest($3::text[], $4::text[]) WITH ORDINALITY AS t(k, d, n) ORDER BY n)";
+         SELECT ${business}, $1, k, d::jsonb FROM unnest(${kinds}::text[], ${details}::text[]) WITH ORDINALITY AS t(k, d, n) ORDER BY n)"
+    )
+}
 
-/// `sql` (which starts with [`NOTES_CTE`]) with the run, its business and
-/// the notes bound as `$1`–`$4`.
+/// The notes as [`notes_cte`] binds them: kinds, and details as JSON text.
+fn note_arrays(notes: &Notes<'_>) -> (Vec<String>, Vec<String>) {
+    notes.iter().map(|(k, d)| ((*k).to_owned(), d.to_string())).unzip()
+}
+
+/// `sql` (which starts with [`notes_cte`]`(2, 3)`) with the run, its
+/// business and the notes bound as `$1`–`$4`.
 fn with_notes<'q>(
     sql: &'q str,
     (business_id, id): (BusinessId, RunId),
     notes: &Notes<'_>,
 ) -> Query<'q, Postgres, PgArguments> {
-    let (kinds, details): (Vec<String>, Vec<String>) =
-        notes.iter().map(|(k, d)| ((*k).to_owned(), d.to_string())).unzip();
+    let (kinds, details) = note_arrays(notes);
     sqlx::query(sql).bind(id).bind(business_id).bind(kinds).bind(details)
 }
 
@@ -137,10 +148,11 @@ pub async fn save_run<S: Serialize>(
     s: &Save<'_, S>,
 ) -> sqlx::Result<()> {
     let sql = format!(
-        "{NOTES_CTE}
+        "WITH {}
          UPDATE workflow_runs SET state = $5, status = $6, wake_token = $7, wake_at = $8,
                 conversation_id = COALESCE($9, conversation_id), last_error = NULL, kicked_at = NULL
-         WHERE id = $1"
+         WHERE id = $1",
+        notes_cte(2, 3)
     );
     with_notes(&sql, key, s.notes)
         .bind(Json(s.state))
@@ -166,12 +178,7 @@ pub async fn save_state<S: Serialize>(
     lease: std::time::Duration,
     notes: &Notes<'_>,
 ) -> sqlx::Result<()> {
-    let sql = format!(
-        "{NOTES_CTE}
-         UPDATE workflow_runs SET state = $5, conversation_id = COALESCE($6, conversation_id),
-                wake_at = CASE WHEN kicked_at IS NULL THEN wake_at ELSE clock_timestamp() + make_interval(secs => $7) END
-         WHERE id = $1"
-    );
+    let sql = format!("WITH {} {}", notes_cte(2, 3), progress_update(5));
     with_notes(&sql, key, notes)
         .bind(Json(state))
         .bind(conversation_id)
@@ -179,6 +186,47 @@ pub async fn save_state<S: Serialize>(
         .execute(conn)
         .await?;
     Ok(())
+}
+
+/// [`save_state`]'s update of the run `$1`: the state `$state`, the
+/// conversation the one after it, the lease (seconds) the one after that.
+fn progress_update(state: usize) -> String {
+    let (conversation, lease) = (state + 1, state + 2);
+    format!(
+        "UPDATE workflow_runs SET state = ${state}, conversation_id = COALESCE(${conversation}, conversation_id),
+                wake_at = CASE WHEN kicked_at IS NULL THEN wake_at
+                               ELSE clock_timestamp() + make_interval(secs => ${lease}) END
+         WHERE id = $1"
+    )
+}
+
+/// [`save_state`] and [`run_outbox::claim_run_outbox`] in one statement: for
+/// a round that queued texts, so will most likely send (one that finds
+/// nothing due after all schedules its run with a save of its own, which
+/// overrides this one). `send_lease` is the claim's, `lease` the run's.
+#[allow(clippy::too_many_arguments)]
+pub async fn claim_saving_state<S: Serialize>(
+    conn: &mut PgConnection,
+    (business_id, id): (BusinessId, RunId),
+    send_lease: std::time::Duration,
+    state: &S,
+    conversation_id: Option<ConversationId>,
+    lease: std::time::Duration,
+    notes: &Notes<'_>,
+) -> sqlx::Result<ClaimedOutbox> {
+    let saved = format!("{}, saved AS ({}),", notes_cte(4, 5), progress_update(7));
+    let sql = run_outbox::claim_sql(&saved);
+    let (kinds, details) = note_arrays(notes);
+    let rows = run_outbox::bind_claim(sqlx::query_as(&sql), id, send_lease)
+        .bind(business_id)
+        .bind(kinds)
+        .bind(details)
+        .bind(Json(state))
+        .bind(conversation_id)
+        .bind(lease.as_secs_f64())
+        .fetch_all(conn)
+        .await?;
+    Ok(run_outbox::claimed_outbox(rows))
 }
 
 /// Pushes back the lease of a run handed over by NOTIFY while its worker

@@ -8,12 +8,12 @@ use chrono::{DateTime, Utc};
 use sqlx::PgPool;
 
 use activities::domain::{MessageId, PhoneNumber, RunId};
-use activities::store::messages::{claim_for_send, mark_failed, SentText};
+use activities::store::messages::{claim_for_send, mark_failed, Claim, SentText};
 use activities::test_db;
 
 use activities::store::opt_outs::add_opt_out;
 
-use super::runs::{lock_run_recording, RunRow};
+use super::runs::{claim_saving_state, lock_run_recording, RunRow};
 
 const LEASE: Duration = Duration::from_secs(30);
 
@@ -163,4 +163,47 @@ async fn the_lock_reads_whether_the_states_caller_can_be_texted(pool: PgPool) {
         (false, false),
         "no caller"
     );
+}
+
+/// A sending round's claim also saves its progress: the texts claimed, the
+/// state and conversation stored, the history written in order, the lease
+/// of a run handed over by NOTIFY renewed.
+#[sqlx::test(migrations = false)]
+async fn the_claim_saves_the_rounds_progress_in_the_same_statement(pool: PgPool) {
+    test_db::migrated(&pool).await;
+    let b = test_db::business(&pool, "America/Chicago").await;
+    let run = test_db::run(&pool, b.id).await;
+    sqlx::query("UPDATE workflow_runs SET kicked_at = now(), wake_at = now() WHERE id = $1")
+        .bind(run)
+        .execute(&pool)
+        .await
+        .unwrap();
+    let to = PhoneNumber::parse("+15125550123").unwrap();
+    let first = test_db::customer_text(&pool, &b, run, &to, "text_back").await;
+    let second = test_db::customer_text(&pool, &b, run, &to, "follow_up_1").await;
+    let state = serde_json::json!({ "step": "greeting" });
+    let notes = [("opened", serde_json::json!({ "n": 1 })), ("texted", serde_json::json!({ "n": 2 }))];
+    let mut tx = pool.begin().await.unwrap();
+    let outbox =
+        claim_saving_state(&mut tx, (b.id, run), LEASE, &state, None, Duration::from_secs(60), &notes).await.unwrap();
+    tx.commit().await.unwrap();
+    let due: Vec<_> = outbox.due.iter().map(|d| (d.message.id, d.claim.clone())).collect();
+    assert_eq!(due, [(first, Claim::Claimed("queued".into())), (second, Claim::Claimed("queued".into()))]);
+    assert_eq!(status_and_sid(&pool, first).await.0, "sending");
+    let (saved, lease_left): (serde_json::Value, f64) =
+        sqlx::query_as("SELECT state, extract(epoch FROM wake_at - now())::float8 FROM workflow_runs WHERE id = $1")
+            .bind(run)
+            .fetch_one(&pool)
+            .await
+            .unwrap();
+    assert_eq!(saved, state);
+    assert!((50.0..=60.0).contains(&lease_left), "the lease renewed: {lease_left}");
+    let history: Vec<(String, serde_json::Value)> =
+        sqlx::query_as("SELECT kind, detail FROM workflow_events WHERE run_id = $1 ORDER BY id")
+            .bind(run)
+            .fetch_all(&pool)
+            .await
+            .unwrap();
+    let expected: Vec<_> = notes.iter().map(|(k, d)| ((*k).to_owned(), d.clone())).collect();
+    assert_eq!(history, expected);
 }
