@@ -17,3 +17,6 @@ pub mod opt_outs;
 pub mod reviews;
 pub mod run_outbox;
 pub mod webhook_events;
+
+#[cfg(test)]
+mod domains_tests;
