@@ -11,7 +11,7 @@ use activities::domain::{MessageId, PhoneNumber, RunId};
 use activities::store::messages::{claim_for_send, mark_failed, Claim, SentText};
 use activities::test_db;
 
-use activities::store::opt_outs::add_opt_out;
+use activities::store::opt_outs::{add_opt_out, mark_unreachable};
 
 use super::runs::{claim_saving_state, lock_run_recording, RunRow};
 
@@ -126,27 +126,13 @@ async fn the_lock_reads_whether_the_states_caller_can_be_texted(pool: PgPool) {
     let reach = |r: RunRow| (r.caller_opted_out, r.caller_unreachable);
     assert_eq!(reach(lock_run_recording(&mut conn, run, &[]).await.unwrap().unwrap()), (false, false));
     add_opt_out(&pool, other.id, &caller, "stop").await.unwrap();
-    sqlx::query(
-        "INSERT INTO unreachable_numbers (business_id, phone, error_code, reason) VALUES ($1, $2, 30006, 'landline')",
-    )
-    .bind(other.id)
-    .bind(&caller)
-    .execute(&pool)
-    .await
-    .unwrap();
+    mark_unreachable(&pool, other.id, &caller, 30006, "landline").await.unwrap();
     assert_eq!(
         reach(lock_run_recording(&mut conn, run, &[]).await.unwrap().unwrap()),
         (false, false),
         "another business's"
     );
-    sqlx::query(
-        "INSERT INTO unreachable_numbers (business_id, phone, error_code, reason) VALUES ($1, $2, 30006, 'landline')",
-    )
-    .bind(b.id)
-    .bind(&caller)
-    .execute(&pool)
-    .await
-    .unwrap();
+    mark_unreachable(&pool, b.id, &caller, 30006, "landline").await.unwrap();
     assert_eq!(reach(lock_run_recording(&mut conn, run, &[]).await.unwrap().unwrap()), (false, true));
     sqlx::query("INSERT INTO opt_outs (phone, business_id, reason) VALUES ($1, NULL, 'stop')")
         .bind(&caller)
