@@ -155,27 +155,13 @@ async fn transact(
         tx.commit().await?;
         return Ok(Round::Respond { turn, ctx: Box::new(ctx) });
     }
-    // A round that queued texts will most likely send them: the statement
-    // that claims its outbox also saves its progress.
-    let saving = queued && force_wake.is_none();
-    let outbox = if saving {
-        // The history goes with this statement: taken, so no later save writes it again.
-        let written = std::mem::take(&mut notes);
-        let send_lease = wf.0.cfg.retry.lease;
-        runs::claim_saving_state(&mut tx, key, send_lease, &state, conversation_id, wf.lease(), &written).await?
-    } else {
-        drive::round_outbox(wf, &mut tx, &run, queued, force_wake).await?
-    };
+    let progress = drive::Progress { state: &state, conversation_id, notes: &mut notes };
+    let outbox = drive::claim_round(wf, &mut tx, &run, queued, force_wake, progress).await?;
     if outbox.due.is_empty() {
-        // Nothing due after all (a text held for the owner's quiet hours):
-        // the run is scheduled.
         let wake = Wake { force: force_wake, retry: outbox.next_retry, notes: &notes };
         schedule(wf, &mut tx, &run, &state, conversation_id, wake).await?;
         tx.commit().await?;
         return Ok(Round::Finished);
-    }
-    if !saving {
-        runs::save_state(&mut tx, key, &state, conversation_id, wf.lease(), &notes).await?;
     }
     tx.commit().await?;
     let outcomes = drive::deliver_due(wf, input, &outbox.due, &mut memo.sent).await?;

@@ -80,26 +80,54 @@ pub(crate) async fn renewing<T>(wf: &Workflows, input: &TickInput, work: impl st
     }
 }
 
-/// The run's outbox at the end of a round: its due texts claimed with the
-/// round's commit, before any send; or, when the round hands over to a fresh
-/// tick (`force_wake`) and sends nothing, only read for its next retry.
-/// Nothing to read when the lock found no text pending and the round
-/// queued none (`queued`: it may have).
-pub(crate) async fn round_outbox(
+/// What a round leaves of its run when it sends: its state, conversation
+/// and history (the notes are taken by whichever statement writes them).
+pub(crate) struct Progress<'a, 'n, S> {
+    pub state: &'a S,
+    pub conversation_id: Option<ConversationId>,
+    pub notes: &'a mut Vec<(&'n str, serde_json::Value)>,
+}
+
+/// Ends a round's writes: its due texts claimed with the round's commit,
+/// before any send, and when there are some, its progress saved with the
+/// lease renewed. A round that queued texts (`queued`) does both in one
+/// statement; one that queued none claims only if the lock found texts
+/// pending, and saves in a statement of its own when that claim found some
+/// due. A round handing over to a fresh tick (`force_wake`) claims nothing
+/// and only reads the next retry. With nothing due the caller schedules the
+/// run, with whatever notes are left (none, if the claim took them).
+pub(crate) async fn claim_round<S: Serialize>(
     wf: &Workflows,
     conn: &mut PgConnection,
     run: &RunRow,
     queued: bool,
     force_wake: Option<Duration>,
+    progress: Progress<'_, '_, S>,
 ) -> Result<ClaimedOutbox, EngineError> {
-    if !run.pending_texts && !queued {
-        return Ok(ClaimedOutbox::default());
-    }
+    let key = (run.business_id, run.id);
+    let (send_lease, lease) = (wf.0.cfg.retry.lease, wf.lease());
     if force_wake.is_some() {
-        let next_retry = run_outbox::outbox_of_run(&mut *conn, run.id).await?.next_retry;
+        let next_retry = if run.pending_texts || queued {
+            run_outbox::outbox_of_run(&mut *conn, run.id).await?.next_retry
+        } else {
+            None
+        };
         return Ok(ClaimedOutbox { due: Vec::new(), next_retry });
     }
-    Ok(run_outbox::claim_run_outbox(&mut *conn, run.id, wf.0.cfg.retry.lease).await?)
+    if queued {
+        let notes = std::mem::take(progress.notes);
+        let (state, conversation_id) = (progress.state, progress.conversation_id);
+        return Ok(runs::claim_saving_state(conn, key, send_lease, state, conversation_id, lease, &notes).await?);
+    }
+    if !run.pending_texts {
+        return Ok(ClaimedOutbox::default());
+    }
+    let outbox = run_outbox::claim_run_outbox(&mut *conn, run.id, send_lease).await?;
+    if !outbox.due.is_empty() {
+        let notes = std::mem::take(progress.notes);
+        runs::save_state(conn, key, progress.state, progress.conversation_id, lease, &notes).await?;
+    }
+    Ok(outbox)
 }
 
 /// Sends the due outbox rows the round claimed, with no transaction open:

@@ -60,8 +60,10 @@ async fn round(
     let business = drive::business_of(wf, &mut tx, &run).await?;
     let state: State = run.state().map_err(|e| EngineError::State(run.id, e))?;
     let state = advance(wf, &mut tx, &run, &business, state).await?;
-    // A review round queues at most a text or two: its outbox is always read.
-    let outbox = drive::round_outbox(wf, &mut tx, &run, true, force_wake).await?;
+    // A review round queues at most a text or two: taken as queuing, its
+    // outbox is always claimed (with its state saved).
+    let progress = drive::Progress { state: &state, conversation_id: None, notes: &mut Vec::new() };
+    let outbox = drive::claim_round(wf, &mut tx, &run, true, force_wake, progress).await?;
     if outbox.due.is_empty() {
         let idle_status = if matches!(state, State::Done { .. }) { "completed" } else { "failed" };
         let next = Next {
@@ -78,7 +80,6 @@ async fn round(
         tx.commit().await?;
         return Ok(Round::Finished);
     }
-    runs::save_state(&mut tx, (run.business_id, run.id), &state, None, wf.lease(), &[]).await?;
     tx.commit().await?;
     let outcomes = drive::deliver_due(wf, input, &outbox.due, sent).await?;
     Ok(Round::Delivered { in_flight: drive::in_flight(&outcomes) })
