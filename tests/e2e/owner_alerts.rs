@@ -15,9 +15,14 @@ use web::app::Mode;
 
 const WAIT: Duration = Duration::from_secs(10);
 
-/// Quiet hours from an hour ago to `minutes` from now, business time (Chicago).
+/// Quiet hours from an hour ago to `minutes` from now, in the business's zone.
 async fn quiet_now(app: &TestApp, minutes: i64) -> DateTime<Utc> {
-    let now = Utc::now().with_timezone(&chrono_tz::America::Chicago);
+    let zone: String = sqlx::query_scalar("SELECT timezone FROM businesses WHERE id = $1")
+        .bind(app.business.id)
+        .fetch_one(&app.pool)
+        .await
+        .expect("zone");
+    let now = Utc::now().with_timezone(&zone.parse::<chrono_tz::Tz>().expect("a zone"));
     let minute = |t: chrono::DateTime<chrono_tz::Tz>| NaiveTime::from_hms_opt(t.hour(), t.minute(), 0).expect("time");
     let end = now + chrono::Duration::minutes(minutes);
     let prefs = NotificationPrefs {
@@ -177,5 +182,53 @@ async fn a_stop_in_quiet_hours_holds_the_lost_summary_and_its_run_waits_for_it(p
     let (status, wake_at): (String, Option<DateTime<Utc>>) =
         sqlx::query_as("SELECT status, wake_at FROM workflow_runs").fetch_one(&app.pool).await.unwrap();
     assert_eq!((status.as_str(), wake_at), ("waiting", Some(quiet_end)), "woken when the summary is released");
+    app.stop().await;
+}
+
+/// A round that queues a text and finds nothing due: a caller who opted out
+/// elsewhere ends the conversation at its follow-up, and the owner's summary
+/// is held for the morning. The round's history is written once, by the
+/// statement that claims and saves, and the ended run waits for the release.
+#[sqlx::test(migrations = false)]
+async fn an_opt_out_found_at_a_follow_up_in_quiet_hours_holds_the_summary_and_notes_it_once(pool: PgPool) {
+    let app = TestApp::spawn(pool).await;
+    app.owner_window(0, "offline").await;
+    app.set_daytime_zone().await;
+    let quiet_end = quiet_now(&app, 90).await;
+    let caller = app.texted_back_caller().await;
+    let run_id: activities::domain::RunId =
+        sqlx::query_scalar("SELECT id FROM workflow_runs").fetch_one(&app.pool).await.unwrap();
+    let phone = activities::domain::PhoneNumber::parse(&caller).unwrap();
+    activities::store::opt_outs::add_opt_out(&app.pool, app.business.id, &phone, "carrier_stop").await.unwrap();
+    app.make_follow_up_due(run_id).await;
+    sqlx::query("UPDATE workflow_runs SET wake_at = now() - interval '1 second' WHERE id = $1")
+        .bind(run_id)
+        .execute(&app.pool)
+        .await
+        .unwrap();
+    let ended = || app.count("SELECT count(*) FROM conversations WHERE status = 'closed_opted_out'");
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while ended().await == 0 && tokio::time::Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    app.settle(WAIT).await;
+    assert_eq!(app.fake.sent_to(&caller).len(), 1, "only the text-back: no follow-up to an opted-out caller");
+    assert!(app.fake.sent_to(OWNER_PHONE).is_empty(), "both alerts wait for the morning");
+    let held: Vec<String> = sqlx::query_scalar(
+        "SELECT purpose FROM messages WHERE audience = 'owner' AND status = 'queued' AND next_attempt_at = $1 ORDER BY created_at",
+    )
+    .bind(quiet_end)
+    .fetch_all(&app.pool)
+    .await
+    .unwrap();
+    assert_eq!(held.len(), 2, "the missed-call alert and the lost summary, held: {held:?}");
+    let history: Vec<String> =
+        sqlx::query_scalar("SELECT kind FROM workflow_events ORDER BY id").fetch_all(&app.pool).await.unwrap();
+    let expected = ["started", "opening_conversation", "conversation_opened", "text_back_sent", "caller_opted_out"];
+    assert_eq!(history, expected, "the ending round's note, once");
+    let (status, wake_at, state): (String, Option<DateTime<Utc>>, serde_json::Value) =
+        sqlx::query_as("SELECT status, wake_at, state FROM workflow_runs").fetch_one(&app.pool).await.unwrap();
+    assert_eq!((status.as_str(), wake_at), ("waiting", Some(quiet_end)), "woken when the summary is released");
+    assert_eq!(state["step"], "done", "{state}");
     app.stop().await;
 }
