@@ -85,12 +85,19 @@ impl Webhooks<'_> {
     }
 }
 
-/// The URL of database `db` on the server of `url`.
+/// The URL of database `db` on the server of `url`, its parameters kept
+/// (`?sslmode=…`, or `?host=/var/run/postgresql` for a Unix socket).
 pub fn replace_db(url: &str, db: &str) -> String {
-    match url.rfind('/') {
-        Some(i) if i > "postgres://".len() => format!("{}/{db}", &url[..i]),
-        _ => format!("{url}/{db}"),
-    }
+    let (base, query) = match url.find('?') {
+        Some(i) => url.split_at(i),
+        None => (url, ""),
+    };
+    let authority = base.find("://").map_or(0, |i| i + 3);
+    let server = match base[authority..].find('/') {
+        Some(i) => &base[..authority + i],
+        None => base,
+    };
+    format!("{server}/{db}{query}")
 }
 
 /// Settings on `database_url` with Twilio at `fake`, plus `extra`; any other
@@ -124,5 +131,15 @@ mod tests {
             replace_db("postgres://postgres@127.0.0.1:5432/callrecover_demo", "x"),
             "postgres://postgres@127.0.0.1:5432/x"
         );
+    }
+
+    #[test]
+    fn replace_db_keeps_the_parameters_and_a_socket_path() {
+        let socket = "postgres://postgres@localhost/postgres?host=/var/run/postgresql";
+        assert_eq!(replace_db(socket, "x"), "postgres://postgres@localhost/x?host=/var/run/postgresql");
+        let tls = "postgres://u:p@db.example.com:5432/app?sslmode=require";
+        assert_eq!(replace_db(tls, "x"), "postgres://u:p@db.example.com:5432/x?sslmode=require");
+        assert_eq!(replace_db("postgres://u@h:5432", "x"), "postgres://u@h:5432/x");
+        assert_eq!(replace_db("postgres://u@h/?sslmode=disable", "x"), "postgres://u@h/x?sslmode=disable");
     }
 }
