@@ -339,6 +339,15 @@ impl TestApp {
             .expect("workflows")
     }
 
+    /// Pretends the run's wake-up has come due, for the timer sweep to find.
+    pub async fn make_wake_due(&self, run_id: activities::domain::RunId) {
+        sqlx::query("UPDATE workflow_runs SET wake_at = now() - interval '1 second' WHERE id = $1")
+            .bind(run_id)
+            .execute(&self.pool)
+            .await
+            .expect("wake due");
+    }
+
     /// Pretends the run's follow-up timer has come due.
     pub async fn make_follow_up_due(&self, run_id: activities::domain::RunId) {
         sqlx::query("UPDATE workflow_runs SET state = jsonb_set(state, '{next_at}', to_jsonb(now() - interval '1 second')) WHERE id = $1")

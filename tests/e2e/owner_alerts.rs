@@ -34,6 +34,22 @@ async fn quiet_now(app: &TestApp, minutes: i64) -> DateTime<Utc> {
     end.with_second(0).and_then(|t| t.with_nanosecond(0)).expect("end").with_timezone(&Utc)
 }
 
+/// The owner's texts held until `until`, oldest first, by purpose.
+async fn held_owner_texts(app: &TestApp, until: DateTime<Utc>) -> Vec<String> {
+    sqlx::query_scalar(
+        "SELECT purpose FROM messages WHERE audience = 'owner' AND status = 'queued' AND next_attempt_at = $1 ORDER BY created_at",
+    )
+    .bind(until)
+    .fetch_all(&app.pool)
+    .await
+    .expect("held texts")
+}
+
+/// Every run's history, in order, by kind.
+async fn history(app: &TestApp) -> Vec<String> {
+    sqlx::query_scalar("SELECT kind FROM workflow_events ORDER BY id").fetch_all(&app.pool).await.expect("history")
+}
+
 async fn feed(app: &TestApp) -> Vec<(String, Option<DateTime<Utc>>)> {
     sqlx::query_as("SELECT event, held_until FROM notifications ORDER BY created_at")
         .fetch_all(&app.pool)
@@ -160,16 +176,9 @@ async fn a_stop_in_quiet_hours_holds_the_lost_summary_and_its_run_waits_for_it(p
     app.settle(WAIT).await;
     assert_eq!(app.fake.sent_to(&caller).len(), 2, "the text-back and the STOP's confirmation");
     assert!(app.fake.sent_to(OWNER_PHONE).is_empty(), "both alerts wait for the morning");
-    let held: Vec<String> = sqlx::query_scalar(
-        "SELECT purpose FROM messages WHERE audience = 'owner' AND status = 'queued' AND next_attempt_at = $1 ORDER BY created_at",
-    )
-    .bind(quiet_end)
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
+    let held = held_owner_texts(&app, quiet_end).await;
     assert_eq!(held.len(), 2, "the missed-call alert and the lost summary, held: {held:?}");
-    let history: Vec<String> =
-        sqlx::query_scalar("SELECT kind FROM workflow_events ORDER BY id").fetch_all(&app.pool).await.unwrap();
+    let history = history(&app).await;
     let expected = [
         "started",
         "opening_conversation",
@@ -201,11 +210,7 @@ async fn an_opt_out_found_at_a_follow_up_in_quiet_hours_holds_the_summary_and_no
     let phone = activities::domain::PhoneNumber::parse(&caller).unwrap();
     activities::store::opt_outs::add_opt_out(&app.pool, app.business.id, &phone, "carrier_stop").await.unwrap();
     app.make_follow_up_due(run_id).await;
-    sqlx::query("UPDATE workflow_runs SET wake_at = now() - interval '1 second' WHERE id = $1")
-        .bind(run_id)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    app.make_wake_due(run_id).await;
     let ended = || app.count("SELECT count(*) FROM conversations WHERE status = 'closed_opted_out'");
     let deadline = tokio::time::Instant::now() + WAIT;
     while ended().await == 0 && tokio::time::Instant::now() < deadline {
@@ -214,16 +219,9 @@ async fn an_opt_out_found_at_a_follow_up_in_quiet_hours_holds_the_summary_and_no
     app.settle(WAIT).await;
     assert_eq!(app.fake.sent_to(&caller).len(), 1, "only the text-back: no follow-up to an opted-out caller");
     assert!(app.fake.sent_to(OWNER_PHONE).is_empty(), "both alerts wait for the morning");
-    let held: Vec<String> = sqlx::query_scalar(
-        "SELECT purpose FROM messages WHERE audience = 'owner' AND status = 'queued' AND next_attempt_at = $1 ORDER BY created_at",
-    )
-    .bind(quiet_end)
-    .fetch_all(&app.pool)
-    .await
-    .unwrap();
+    let held = held_owner_texts(&app, quiet_end).await;
     assert_eq!(held.len(), 2, "the missed-call alert and the lost summary, held: {held:?}");
-    let history: Vec<String> =
-        sqlx::query_scalar("SELECT kind FROM workflow_events ORDER BY id").fetch_all(&app.pool).await.unwrap();
+    let history = history(&app).await;
     let expected = ["started", "opening_conversation", "conversation_opened", "text_back_sent", "caller_opted_out"];
     assert_eq!(history, expected, "the ending round's note, once");
     let (status, wake_at, state): (String, Option<DateTime<Utc>>, serde_json::Value) =

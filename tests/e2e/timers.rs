@@ -87,11 +87,7 @@ async fn a_sleeping_run_is_woken_by_the_timer_sweep_when_its_follow_up_comes_due
         "sleeping runs hold no queue task"
     );
     app.make_follow_up_due(run_id).await;
-    sqlx::query("UPDATE workflow_runs SET wake_at = now() - interval '1 second' WHERE id = $1")
-        .bind(run_id)
-        .execute(&app.pool)
-        .await
-        .unwrap();
+    app.make_wake_due(run_id).await;
     let sent = app.wait_for_sms(&caller, 2, WAIT).await;
     assert_eq!(sent.len(), 2);
     assert!(sent[1].body.starts_with("Just checking in"), "{}", sent[1].body);
