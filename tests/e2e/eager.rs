@@ -94,17 +94,19 @@ async fn a_slow_provider_does_not_cost_the_worker_its_lease(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn runs_queued_behind_a_busy_worker_keep_their_leases(pool: PgPool) {
-    // One tick at a time, a 2 s lease, and Twilio taking 800 ms per text
-    // back: ten calls at once wait in the worker's queue for several leases.
-    // The worker renews the leases of the runs it holds queued, so none runs
-    // out and none falls back to underway (before, most did). The lease is
-    // long enough that a renewal late by half of it (a second), on a machine
-    // busy with the other tests, still comes in time.
-    let extra = [("EAGER_LEASE_MS", "2000"), ("WORKER_CONCURRENCY", "1")];
+    // One tick at a time, a 4 s lease, and Twilio taking 1.2 s per text
+    // back: ten calls at once wait in the worker's queue for about three
+    // leases. The worker renews the leases of the runs it holds queued, so
+    // none runs out and none falls back to underway (before, most did). A
+    // renewal pass every quarter lease takes the runs within half a lease of
+    // running out, so in the worst phase a pass may come a quarter lease late
+    // (a second here) and still be in time, on a machine busy with the other
+    // tests (a 2 s lease, half a second, once was not).
+    let extra = [("EAGER_LEASE_MS", "4000"), ("WORKER_CONCURRENCY", "1")];
     let app = TestApp::spawn_with(pool, Mode { web: true, workers: true }, &extra).await;
     let callers: Vec<String> = (0..10).map(|_| new_caller()).collect();
     for c in &callers {
-        app.fake.script_for(c, [web::fake_twilio::Reply::Accept { delay: Duration::from_millis(800) }]);
+        app.fake.script_for(c, [web::fake_twilio::Reply::Accept { delay: Duration::from_millis(1200) }]);
     }
     for c in &callers {
         app.missed_call(c, "no-answer").await;
