@@ -77,12 +77,13 @@ async fn with_eager_ticks_off_every_tick_goes_through_underway(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn a_slow_provider_does_not_cost_the_worker_its_lease(pool: PgPool) {
-    // Twilio takes 1 s to accept; the lease is 400 ms. The worker renews
-    // it while it waits, so the sweep never hands the run to underway.
-    let lease = [("EAGER_LEASE_MS", "400")];
+    // Twilio takes 2.5 s to accept; the lease is 1 s. The worker renews it
+    // every half lease while it waits, so the sweep never hands the run to
+    // underway (a renewal may come half a second late on a busy machine).
+    let lease = [("EAGER_LEASE_MS", "1000"), ("TWILIO_TIMEOUT_MS", "5000")];
     let app = TestApp::spawn_with(pool, Mode { web: true, workers: true }, &lease).await;
     let caller = new_caller();
-    app.fake.script_for(&caller, [web::fake_twilio::Reply::Accept { delay: Duration::from_millis(1000) }]);
+    app.fake.script_for(&caller, [web::fake_twilio::Reply::Accept { delay: Duration::from_millis(2500) }]);
     app.missed_call(&caller, "no-answer").await;
     assert_eq!(app.wait_for_sms(&caller, 1, WAIT).await.len(), 1, "texted back");
     app.settle(WAIT).await;
