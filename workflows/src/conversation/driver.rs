@@ -12,6 +12,7 @@ use activities::domain::{LeadId, Zone};
 use activities::sms::Delivery;
 use activities::store::businesses::Business;
 use activities::store::messages::{self, SentText};
+use activities::store::run_outbox::ClaimedOutbox;
 
 use super::effects::{apply, apply_pair, may_queue_text};
 use super::respond;
@@ -74,6 +75,13 @@ enum Round {
     Respond { turn: u32, ctx: Box<respond::ResponseContext> },
 }
 
+/// What a round's transaction leaves to do once it has committed.
+enum Committed {
+    Finished,
+    Deliver(ClaimedOutbox),
+    Respond { turn: u32, ctx: Box<respond::ResponseContext> },
+}
+
 /// One transaction of transitions, then (outside it) the sends it queued.
 async fn round(
     wf: &Workflows,
@@ -86,31 +94,42 @@ async fn round(
         return Ok(Round::Finished);
     };
     let business = drive::business_of(wf, &mut tx, &run).await?;
-    transact(wf, input, tx, run, &business, memo, force_wake, injected).await
+    let committed = transact(wf, &mut tx, run, &business, memo, force_wake, injected).await?;
+    tx.commit().await?;
+    Ok(match committed {
+        Committed::Finished => Round::Finished,
+        Committed::Respond { turn, ctx } => Round::Respond { turn, ctx },
+        Committed::Deliver(outbox) => {
+            let outcomes = drive::deliver_due(wf, input, &outbox.due, &mut memo.sent).await?;
+            let text_back =
+                outbox.due.iter().zip(&outcomes).find(|(d, _)| d.message.purpose.as_deref() == Some(TEXT_BACK));
+            memo.text_back = text_back.and_then(|(_, outcome)| delivery_result(outcome));
+            Round::Delivered { in_flight: drive::in_flight(&outcomes) }
+        }
+    })
 }
 
-/// The round's transaction, from the locked run to its commit.
-#[allow(clippy::too_many_arguments)]
+/// The round's writes on the locked run's connection, up to (not including)
+/// its commit: what is left to do after the commit is returned.
 async fn transact(
     wf: &Workflows,
-    input: &TickInput,
-    mut tx: sqlx::Transaction<'static, sqlx::Postgres>,
+    conn: &mut PgConnection,
     run: RunRow,
     business: &Business,
     memo: &mut Memo,
     force_wake: Option<Duration>,
     injected: Option<Event>,
-) -> Result<Round, EngineError> {
+) -> Result<Committed, EngineError> {
     let mut state: State = run.state().map_err(|e| EngineError::State(run.id, e))?;
     let mut conversation_id = run.conversation_id;
-    let mut queue = observe(&mut tx, &run, business, &state, memo.text_back.take()).await?;
+    let mut queue = observe(&mut *conn, &run, business, &state, memo.text_back.take()).await?;
     if let Some(e) = injected {
         queue.push_front(e);
     }
     let now = Utc::now();
     let ctx = Ctx {
         now,
-        tz: recipient_zone(&mut tx, business, &state, &mut memo.lead_zone).await?,
+        tz: recipient_zone(&mut *conn, business, &state, &mut memo.lead_zone).await?,
         reply_delay: reply_delay(business, now),
         follow_ups: wf.0.cfg.follow_ups,
     };
@@ -131,12 +150,12 @@ async fn transact(
                 continue;
             }
             if let Some(&second) = commands.peek() {
-                if apply_pair(&mut tx, business, cmd, second).await? {
+                if apply_pair(&mut *conn, business, cmd, second).await? {
                     commands.next();
                     continue;
                 }
             }
-            if let Some(follow) = apply(wf, &mut tx, &run, business, (&state, &d.state), cmd).await? {
+            if let Some(follow) = apply(wf, &mut *conn, &run, business, (&state, &d.state), cmd).await? {
                 if let Event::Opened { conversation_id: c, .. } | Event::Joined { conversation_id: c } = &follow {
                     conversation_id = Some(*c);
                 }
@@ -150,24 +169,18 @@ async fn transact(
     }
     let key = (run.business_id, run.id);
     if let Some(turn) = respond_turn {
-        let ctx = respond::load(&mut tx, business, &state).await?;
-        runs::save_state(&mut tx, key, &state, conversation_id, wf.lease(), &notes).await?;
-        tx.commit().await?;
-        return Ok(Round::Respond { turn, ctx: Box::new(ctx) });
+        let ctx = respond::load(&mut *conn, business, &state).await?;
+        runs::save_state(&mut *conn, key, &state, conversation_id, wf.lease(), &notes).await?;
+        return Ok(Committed::Respond { turn, ctx: Box::new(ctx) });
     }
     let progress = drive::Progress { state: &state, conversation_id, notes: &mut notes };
-    let outbox = drive::claim_round(wf, &mut tx, &run, queued, force_wake, progress).await?;
+    let outbox = drive::claim_round(wf, &mut *conn, &run, queued, force_wake, progress).await?;
     if outbox.due.is_empty() {
         let wake = Wake { force: force_wake, retry: outbox.next_retry, notes: &notes };
-        schedule(wf, &mut tx, &run, &state, conversation_id, wake).await?;
-        tx.commit().await?;
-        return Ok(Round::Finished);
+        schedule(wf, &mut *conn, &run, &state, conversation_id, wake).await?;
+        return Ok(Committed::Finished);
     }
-    tx.commit().await?;
-    let outcomes = drive::deliver_due(wf, input, &outbox.due, &mut memo.sent).await?;
-    let text_back = outbox.due.iter().zip(&outcomes).find(|(d, _)| d.message.purpose.as_deref() == Some(TEXT_BACK));
-    memo.text_back = text_back.and_then(|(_, outcome)| delivery_result(outcome));
-    Ok(Round::Delivered { in_flight: drive::in_flight(&outcomes) })
+    Ok(Committed::Deliver(outbox))
 }
 
 /// Turns what the database shows into events for the transition; a
