@@ -176,6 +176,7 @@ async fn the_claim_saves_the_rounds_progress_in_the_same_statement(pool: PgPool)
     let due: Vec<_> = outbox.due.iter().map(|d| (d.message.id, d.claim.clone())).collect();
     assert_eq!(due, [(first, Claim::Claimed("queued".into())), (second, Claim::Claimed("queued".into()))]);
     assert_eq!(status_and_sid(&pool, first).await.0, "sending");
+    assert_eq!(status_and_sid(&pool, second).await.0, "sending");
     let (saved, lease_left): (serde_json::Value, f64) =
         sqlx::query_as("SELECT state, extract(epoch FROM wake_at - now())::float8 FROM workflow_runs WHERE id = $1")
             .bind(run)
