@@ -4,6 +4,7 @@
 mod api;
 mod appointments;
 mod bad_input;
+mod batches;
 mod booking;
 mod calendar;
 mod cli;

@@ -27,38 +27,93 @@ use crate::engine::{EngineError, TickInput, Workflows};
 const TEXT_BACK: &str = "text_back";
 
 pub(crate) async fn tick(wf: &Workflows, input: &TickInput) -> Result<(), EngineError> {
-    let mut recheck = None;
-    let mut injected = None;
-    let mut input = input.clone();
-    let mut memo = Memo::default();
-    for _ in 0..MAX_ROUNDS {
-        let r = round(wf, &input, &mut memo, recheck.take(), injected.take()).await?;
-        input = input.claimed();
-        match r {
-            Round::Finished => return Ok(()),
-            Round::Delivered { in_flight } => {
-                if in_flight {
+    Member::new(input.clone()).finish_alone(wf).await
+}
+
+/// One run's tick between its rounds: what the next round needs, whether it
+/// runs alone or shares its transaction with other runs' (`batch`).
+pub(super) struct Member {
+    pub(super) input: TickInput,
+    pub(super) memo: Memo,
+    /// Wake again after this long: a send was in flight elsewhere.
+    pub(super) recheck: Option<Duration>,
+    /// The model's answer, for the next round.
+    pub(super) injected: Option<Event>,
+    /// Rounds committed so far.
+    rounds: usize,
+}
+
+impl Member {
+    pub(super) fn new(input: TickInput) -> Self {
+        Self { input, memo: Memo::default(), recheck: None, injected: None, rounds: 0 }
+    }
+
+    /// The next round's forced wake: a recheck, or, after many rounds, a
+    /// hand-over to a fresh tick rather than spinning.
+    pub(super) fn force_wake(&self) -> Option<Duration> {
+        if self.rounds >= MAX_ROUNDS {
+            Some(Duration::ZERO)
+        } else {
+            self.recheck
+        }
+    }
+
+    /// The rest of the tick, each round in a transaction of its own.
+    pub(super) async fn finish_alone(mut self, wf: &Workflows) -> Result<(), EngineError> {
+        while self.round_alone(wf).await? {}
+        Ok(())
+    }
+
+    /// One round in a transaction of its own; false when the tick is over.
+    async fn round_alone(&mut self, wf: &Workflows) -> Result<bool, EngineError> {
+        let Some((mut tx, run)) = drive::lock_for_tick(wf, &self.input, &mut self.memo.sent).await? else {
+            return Ok(false);
+        };
+        let business = drive::business_of(wf, &mut tx, &run).await?;
+        let (force_wake, injected) = (self.force_wake(), self.injected.take());
+        self.recheck = None;
+        let committed = transact(wf, &mut tx, run, &business, &mut self.memo, force_wake, injected).await?;
+        tx.commit().await?;
+        self.after_commit(wf, committed).await
+    }
+
+    /// What follows a round's commit: its sends, or the model's answer for
+    /// the next round (the slow call, with no transaction open: a text
+    /// arriving meanwhile moves the token and this answer is dropped). False
+    /// when the tick is over.
+    pub(super) async fn after_commit(&mut self, wf: &Workflows, committed: Committed) -> Result<bool, EngineError> {
+        let handed_over = self.rounds >= MAX_ROUNDS;
+        self.rounds += 1;
+        match committed {
+            Committed::Finished => Ok(false),
+            Committed::Deliver(outbox) => {
+                let outcomes = drive::deliver_due(wf, &self.input, &outbox.due, &mut self.memo.sent).await?;
+                self.input = self.input.claimed();
+                let text_back =
+                    outbox.due.iter().zip(&outcomes).find(|(d, _)| d.message.purpose.as_deref() == Some(TEXT_BACK));
+                self.memo.text_back = text_back.and_then(|(_, outcome)| delivery_result(outcome));
+                if drive::in_flight(&outcomes) {
                     // A dead sender's claim lasts one lease: no point looking later than that.
-                    recheck = Some(IN_FLIGHT_RECHECK.min(wf.0.cfg.retry.lease));
+                    self.recheck = Some(IN_FLIGHT_RECHECK.min(wf.0.cfg.retry.lease));
                 }
+                Ok(!handed_over)
             }
-            Round::Respond { turn, ctx } => {
-                // The slow call, with no transaction open; a text arriving
-                // meanwhile moves the token and this answer is dropped.
-                let reply = drive::renewing(wf, &input, respond::respond(wf, &ctx)).await?;
-                injected = Some(Event::Responded { turn, reply: Box::new(reply) });
+            Committed::Respond { .. } if handed_over => Ok(false),
+            Committed::Respond { turn, ctx } => {
+                self.input = self.input.claimed();
+                let reply = drive::renewing(wf, &self.input, respond::respond(wf, &ctx)).await?;
+                self.injected = Some(Event::Responded { turn, reply: Box::new(reply) });
+                Ok(true)
             }
         }
     }
-    // Still work after many rounds: hand over to a fresh tick rather than spin.
-    round(wf, &input, &mut memo, Some(Duration::ZERO), None).await.map(|_| ())
 }
 
 /// What a tick reads once and keeps for its later rounds: a tick lasts
 /// milliseconds (or one model call). The business is not here: each round
 /// takes it from the process's cache as of the version its lock saw.
-#[derive(Default)]
-struct Memo {
+#[derive(Default, Clone)]
+pub(super) struct Memo {
     /// The lead's own time zone (None: the business's), as the open or the
     /// first read of it found it.
     lead_zone: Option<(LeadId, Option<Zone>)>,
@@ -66,52 +121,19 @@ struct Memo {
     /// then need not read it back); taken by that round.
     text_back: Option<DeliveryResult>,
     /// The texts the last round sent, recorded by the next one's transaction.
-    sent: Vec<SentText>,
-}
-
-enum Round {
-    Finished,
-    Delivered { in_flight: bool },
-    Respond { turn: u32, ctx: Box<respond::ResponseContext> },
+    pub(super) sent: Vec<SentText>,
 }
 
 /// What a round's transaction leaves to do once it has committed.
-enum Committed {
+pub(super) enum Committed {
     Finished,
     Deliver(ClaimedOutbox),
     Respond { turn: u32, ctx: Box<respond::ResponseContext> },
 }
 
-/// One transaction of transitions, then (outside it) the sends it queued.
-async fn round(
-    wf: &Workflows,
-    input: &TickInput,
-    memo: &mut Memo,
-    force_wake: Option<Duration>,
-    injected: Option<Event>,
-) -> Result<Round, EngineError> {
-    let Some((mut tx, run)) = drive::lock_for_tick(wf, input, &mut memo.sent).await? else {
-        return Ok(Round::Finished);
-    };
-    let business = drive::business_of(wf, &mut tx, &run).await?;
-    let committed = transact(wf, &mut tx, run, &business, memo, force_wake, injected).await?;
-    tx.commit().await?;
-    Ok(match committed {
-        Committed::Finished => Round::Finished,
-        Committed::Respond { turn, ctx } => Round::Respond { turn, ctx },
-        Committed::Deliver(outbox) => {
-            let outcomes = drive::deliver_due(wf, input, &outbox.due, &mut memo.sent).await?;
-            let text_back =
-                outbox.due.iter().zip(&outcomes).find(|(d, _)| d.message.purpose.as_deref() == Some(TEXT_BACK));
-            memo.text_back = text_back.and_then(|(_, outcome)| delivery_result(outcome));
-            Round::Delivered { in_flight: drive::in_flight(&outcomes) }
-        }
-    })
-}
-
 /// The round's writes on the locked run's connection, up to (not including)
 /// its commit: what is left to do after the commit is returned.
-async fn transact(
+pub(super) async fn transact(
     wf: &Workflows,
     conn: &mut PgConnection,
     run: RunRow,

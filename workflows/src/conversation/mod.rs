@@ -2,6 +2,7 @@
 //! back, alerts the owner, and follows up until the customer answers.
 
 mod alerts;
+pub(crate) mod batch;
 mod booking;
 mod calendar;
 pub(crate) mod driver;

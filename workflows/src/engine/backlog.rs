@@ -44,11 +44,18 @@ impl Backlog {
         true
     }
 
-    /// The longest-waiting run, waiting for one if none is queued.
-    pub(crate) async fn next(&self) -> TickInput {
+    /// The longest-waiting runs, up to `most` of them (at least one: waits
+    /// for one if none is queued), in the order heard. Under a burst the
+    /// queue holds many and a batch shares its rounds' transactions; at low
+    /// rates it is of one.
+    pub(crate) async fn next_many(&self, most: usize) -> Vec<TickInput> {
         loop {
-            if let Some(input) = self.waiting.lock().await.pop_front() {
-                return input;
+            {
+                let mut waiting = self.waiting.lock().await;
+                let n = waiting.len().min(most.max(1));
+                if n > 0 {
+                    return waiting.drain(..n).collect();
+                }
             }
             self.heard.notified().await;
         }

@@ -49,7 +49,7 @@ async fn wake_at(pool: &PgPool, id: RunId) -> DateTime<Utc> {
 async fn a_queued_run_about_to_run_out_gets_a_new_lease(pool: PgPool) {
     let (backlog, heard) = one_queued(&pool, Duration::from_millis(500)).await;
     assert_eq!(backlog.renew(&pool, Duration::from_secs(4)).await.unwrap(), (1, 1));
-    let renewed = backlog.next().await;
+    let renewed = backlog.next_many(1).await.remove(0);
     let now_in_db = wake_at(&pool, heard.run_id).await;
     assert_eq!(renewed.claim, Some(now_in_db), "the queue holds the lease now in the database");
     assert!(now_in_db > heard.claim.unwrap() + chrono::Duration::seconds(3), "a new lease of 4 s");
@@ -75,6 +75,32 @@ async fn a_queued_run_far_from_running_out_is_left_alone(pool: PgPool) {
     assert!(backlog.push(other.clone()).await);
     assert_eq!(backlog.renew(&pool, Duration::from_secs(4)).await.unwrap(), (1, 2));
     assert_eq!(wake_at(&pool, heard.run_id).await, heard.claim.unwrap(), "untouched");
-    assert_eq!(backlog.next().await.claim, heard.claim, "still first, as heard");
-    assert_ne!(backlog.next().await.claim, other.claim, "the other renewed");
+    assert_eq!(backlog.next_many(1).await.remove(0).claim, heard.claim, "still first, as heard");
+    assert_ne!(backlog.next_many(1).await.remove(0).claim, other.claim, "the other renewed");
+}
+
+#[sqlx::test(migrations = false)]
+async fn a_batch_takes_the_longest_waiting_up_to_its_size(pool: PgPool) {
+    let business = setup(&pool).await;
+    let backlog = Backlog::default();
+    let mut heard = Vec::new();
+    for _ in 0..5 {
+        let h = announced(&pool, business, Duration::from_secs(60)).await;
+        assert!(backlog.push(h.clone()).await);
+        heard.push(h.run_id);
+    }
+    let ids = |b: Vec<TickInput>| b.into_iter().map(|i| i.run_id).collect::<Vec<_>>();
+    assert_eq!(ids(backlog.next_many(3).await), heard[..3], "the first three, in the order heard");
+    assert_eq!(ids(backlog.next_many(3).await), heard[3..], "what is left");
+    // Empty: it waits for the next run heard, and takes it alone.
+    let backlog = std::sync::Arc::new(backlog);
+    let waiter = tokio::spawn({
+        let backlog = backlog.clone();
+        async move { backlog.next_many(8).await }
+    });
+    tokio::time::sleep(Duration::from_millis(50)).await;
+    assert!(!waiter.is_finished(), "nothing queued: it waits");
+    let late = announced(&pool, business, Duration::from_secs(60)).await;
+    assert!(backlog.push(late.clone()).await);
+    assert_eq!(ids(waiter.await.unwrap()), [late.run_id]);
 }

@@ -9,7 +9,7 @@ use serde::Serialize;
 use sqlx::{PgConnection, Postgres, Transaction};
 use uuid::Uuid;
 
-use activities::domain::ConversationId;
+use activities::domain::{ConversationId, RunId};
 use activities::sms::{self, Callbacks, Delivery};
 use activities::store::businesses::Business;
 use activities::store::messages::SentText;
@@ -40,12 +40,19 @@ pub(crate) async fn lock_for_tick(
         tx.commit().await?;
         return Ok(None);
     };
-    let claimed_elsewhere = input.claim.is_some_and(|at| run.wake_at != Some(at));
-    if !run.accepts(input.token) || claimed_elsewhere {
+    if !owns(&run, input) {
         tx.commit().await?;
         return Ok(None);
     }
     Ok(Some((tx, run)))
+}
+
+/// Whether the tick still owns the locked run: its token is the run's, and
+/// for a tick handed over by NOTIFY, the lease is still the one announced
+/// (another worker that took it first has renewed it).
+pub(crate) fn owns(run: &RunRow, input: &TickInput) -> bool {
+    let claimed_elsewhere = input.claim.is_some_and(|at| run.wake_at != Some(at));
+    run.accepts(input.token) && !claimed_elsewhere
 }
 
 /// The locked run's business, from the process's cache as of the version the
@@ -65,6 +72,15 @@ pub(crate) async fn business_of(
 /// the sweep takes the run one lease later. Runs ticked by underway have no
 /// lease and the renewal changes nothing.
 pub(crate) async fn renewing<T>(wf: &Workflows, input: &TickInput, work: impl std::future::Future<Output = T>) -> T {
+    renewing_all(wf, &[(input.run_id, input.token)], work).await
+}
+
+/// [`renewing`] for several runs at once (a batch's, while its slowest send is out).
+pub(crate) async fn renewing_all<T>(
+    wf: &Workflows,
+    held: &[(RunId, Uuid)],
+    work: impl std::future::Future<Output = T>,
+) -> T {
     let lease = wf.lease();
     let mut every = tokio::time::interval_at(tokio::time::Instant::now() + lease / 2, lease / 2);
     tokio::pin!(work);
@@ -72,8 +88,10 @@ pub(crate) async fn renewing<T>(wf: &Workflows, input: &TickInput, work: impl st
         tokio::select! {
             out = &mut work => return out,
             _ = every.tick() => {
-                if let Err(e) = runs::renew_lease(&wf.0.pool, input.run_id, input.token, lease).await {
-                    tracing::warn!(run_id = %input.run_id, error = %e, "could not renew the lease");
+                for (run_id, token) in held {
+                    if let Err(e) = runs::renew_lease(&wf.0.pool, *run_id, *token, lease).await {
+                        tracing::warn!(%run_id, error = %e, "could not renew the lease");
+                    }
                 }
             }
         }

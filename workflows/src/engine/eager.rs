@@ -24,7 +24,9 @@ use tokio_util::sync::CancellationToken;
 use super::backlog::Backlog;
 use super::runs::KICK_CHANNEL;
 use super::worker_loop::AbortOnDrop;
-use super::{TickInput, Workflows};
+use super::{EngineError, TickInput, Workflows};
+use crate::conversation::batch::MAX_BATCH;
+use activities::domain::RunId;
 
 /// `EAGER_LEASE_MS` when the engine is built without one.
 pub const DEFAULT_LEASE: Duration = Duration::from_secs(5);
@@ -74,17 +76,38 @@ async fn tick_waiting(wf: Workflows, backlog: Arc<Backlog>) {
     let slots = Arc::new(Semaphore::new(wf.0.cfg.concurrency.max(1)));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else { return };
-        let input = backlog.next().await;
-        if input.claim.is_some_and(|lease| lease <= chrono::Utc::now()) {
-            // Its lease ran out (a renewal failed): the timer sweep hands it to underway.
+        let mut batch = backlog.next_many(MAX_BATCH).await;
+        let now = chrono::Utc::now();
+        // Those whose lease ran out (a renewal failed) are the timer sweep's: it hands them to underway.
+        batch.retain(|input| input.claim.is_none_or(|lease| lease > now));
+        if batch.is_empty() {
             continue;
         }
         let wf = wf.clone();
         tokio::spawn(async move {
-            run(&wf, &input).await;
+            run_batch(&wf, batch).await;
             drop(permit);
         });
     }
+}
+
+/// The runs taken together: conversations' rounds share their transactions
+/// (`conversation::batch`), any other kind ticks alone, all at once.
+async fn run_batch(wf: &Workflows, batch: Vec<TickInput>) {
+    let (mut together, mut apart): (Vec<_>, Vec<_>) =
+        batch.into_iter().partition(|i| i.kind.as_deref() == Some(super::CONVERSATION));
+    if together.len() == 1 {
+        apart.append(&mut together);
+    }
+    let batched = async {
+        for (run_id, result) in crate::conversation::batch::tick_batch(wf, together).await {
+            if let Err(e) = result {
+                failed(wf, run_id, &e).await;
+            }
+        }
+    };
+    let alone = futures_util::future::join_all(apart.iter().map(|input| run(wf, input)));
+    tokio::join!(batched, alone);
 }
 
 /// Every quarter lease, renews the leases of queued runs about to run out.
@@ -106,7 +129,11 @@ async fn renew_every(wf: Workflows, backlog: Arc<Backlog>) {
 /// sweep hands the run to underway, which retries with backoff.
 pub(crate) async fn run(wf: &Workflows, input: &TickInput) {
     if let Err(e) = super::tick::dispatch(wf, input).await {
-        tracing::warn!(run_id = %input.run_id, error = %e, "eager tick failed; underway takes the run when its lease ends");
-        let _ = super::runs::record_error(wf.pool(), input.run_id, &e.to_string()).await;
+        failed(wf, input.run_id, &e).await;
     }
+}
+
+async fn failed(wf: &Workflows, run_id: RunId, e: &EngineError) {
+    tracing::warn!(%run_id, error = %e, "eager tick failed; underway takes the run when its lease ends");
+    let _ = super::runs::record_error(wf.pool(), run_id, &e.to_string()).await;
 }
