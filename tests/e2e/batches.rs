@@ -44,6 +44,20 @@ fn sends_to(app: &TestApp, to: &str) -> usize {
 }
 
 #[sqlx::test(migrations = false)]
+async fn with_batches_of_one_each_run_commits_alone(pool: PgPool) {
+    let extra = [("WORKER_CONCURRENCY", "1"), ("EAGER_BATCH", "1")];
+    let app = TestApp::spawn_with(pool, Mode { web: true, workers: true }, &extra).await;
+    let callers = burst_behind_a_slow_call(&app, 3, Duration::from_millis(500)).await;
+    for c in &callers {
+        assert_eq!(app.wait_for_sms(c, 1, WAIT).await.len(), 1, "texted back");
+    }
+    app.settle(WAIT).await;
+    assert_eq!(transactions_writing(&app, &callers, "conversation_opened").await, 3);
+    assert_eq!(transactions_writing(&app, &callers, "text_back_sent").await, 3);
+    app.stop().await;
+}
+
+#[sqlx::test(migrations = false)]
 async fn a_burst_shares_its_rounds_transactions(pool: PgPool) {
     let app = TestApp::spawn_with(pool, Mode { web: true, workers: true }, &[("WORKER_CONCURRENCY", "1")]).await;
     let callers = burst_behind_a_slow_call(&app, 5, Duration::from_millis(800)).await;

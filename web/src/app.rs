@@ -144,6 +144,7 @@ pub fn engine_config(settings: &Settings) -> anyhow::Result<EngineConfig> {
         heartbeat: settings.worker_heartbeat,
         rescue_after: settings.tick_rescue_after,
         eager_lease: settings.eager_ticks.then_some(settings.eager_lease),
+        eager_batch: settings.eager_batch,
         text_back_validity_secs: settings.text_back_validity_secs,
         base_url: settings.base_url.clone(),
         link_secret: settings.link_key(),

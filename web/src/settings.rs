@@ -56,6 +56,9 @@ pub struct Settings {
     /// `EAGER_LEASE_MS` (5 s, at least 100 ms): how long a handed-over run may go untouched
     /// before the timer sweep gives it to underway instead.
     pub eager_lease: Duration,
+    /// `EAGER_BATCH` (8, 1 to 64): most handed-over conversation runs a worker
+    /// ticks together, their rounds sharing one transaction (1: each alone).
+    pub eager_batch: usize,
     pub sms_retry_base: Duration,
     pub sms_retry_max: Duration,
     pub sms_max_attempts: i32,
@@ -177,6 +180,7 @@ impl Settings {
             tick_rescue_after: millis(&get, "TICK_RESCUE_AFTER_MS", 60_000)?,
             eager_ticks: switch(&get, "EAGER_TICKS", true)?,
             eager_lease: millis(&get, "EAGER_LEASE_MS", 5_000)?.max(Duration::from_millis(100)),
+            eager_batch: parse::<usize>(&get, "EAGER_BATCH", "8")?.clamp(1, 64),
             sms_retry_base: millis(&get, "SMS_RETRY_BASE_MS", 2_000)?,
             sms_retry_max: millis(&get, "SMS_RETRY_MAX_MS", 300_000)?,
             sms_max_attempts: parse(&get, "SMS_MAX_ATTEMPTS", "8")?,
@@ -422,6 +426,20 @@ mod tests {
         );
         let s = load(&[("DATABASE_URL", "postgres://x"), ("FOLLOW_UP_DELAYS", "off")]).unwrap();
         assert_eq!(s.follow_up_delays, None);
+    }
+
+    #[test]
+    fn eager_batches_default_to_eight_and_stay_between_one_and_sixty_four() {
+        let batch = |v: Option<&str>| {
+            let mut vars = vec![("DATABASE_URL", "postgres://x")];
+            vars.extend(v.map(|v| ("EAGER_BATCH", v)));
+            load(&vars).map(|s| s.eager_batch)
+        };
+        assert_eq!(batch(None).unwrap(), 8);
+        assert_eq!(batch(Some("1")).unwrap(), 1);
+        assert_eq!(batch(Some("0")).unwrap(), 1);
+        assert_eq!(batch(Some("500")).unwrap(), 64);
+        assert!(batch(Some("many")).is_err_and(|e| e.to_string().contains("EAGER_BATCH")));
     }
 
     #[test]

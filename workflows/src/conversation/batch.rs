@@ -19,9 +19,6 @@ use crate::engine::drive;
 use crate::engine::runs;
 use crate::engine::{EngineError, TickInput, Workflows};
 
-/// Most runs whose rounds share a transaction.
-pub(crate) const MAX_BATCH: usize = 8;
-
 /// Ticks the runs together while more than one is left, then the rest
 /// alone. Returns how each run's tick ended.
 pub(crate) async fn tick_batch(wf: &Workflows, inputs: Vec<TickInput>) -> Vec<(RunId, Result<(), EngineError>)> {

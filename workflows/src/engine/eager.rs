@@ -25,7 +25,6 @@ use super::backlog::Backlog;
 use super::runs::KICK_CHANNEL;
 use super::worker_loop::AbortOnDrop;
 use super::{EngineError, TickInput, Workflows};
-use crate::conversation::batch::MAX_BATCH;
 use activities::domain::RunId;
 
 /// `EAGER_LEASE_MS` when the engine is built without one.
@@ -76,7 +75,7 @@ async fn tick_waiting(wf: Workflows, backlog: Arc<Backlog>) {
     let slots = Arc::new(Semaphore::new(wf.0.cfg.concurrency.max(1)));
     loop {
         let Ok(permit) = slots.clone().acquire_owned().await else { return };
-        let mut batch = backlog.next_many(MAX_BATCH).await;
+        let mut batch = backlog.next_many(wf.0.cfg.eager_batch).await;
         let now = chrono::Utc::now();
         // Those whose lease ran out (a renewal failed) are the timer sweep's: it hands them to underway.
         batch.retain(|input| input.claim.is_none_or(|lease| lease > now));

@@ -71,6 +71,9 @@ pub struct EngineConfig {
     /// with this lease, and underway takes it only if the lease runs out. None:
     /// every tick goes through underway's queue.
     pub eager_lease: Option<Duration>,
+    /// Most handed-over conversation runs a worker ticks together, their
+    /// rounds sharing one transaction (`conversation::batch`); 1: each alone.
+    pub eager_batch: usize,
     /// Validity of the text-back at Twilio: a stale "sorry we missed you" is dropped.
     pub text_back_validity_secs: i32,
     /// `BASE_URL`, for the one-tap links in owner alerts.
