@@ -245,8 +245,16 @@ pub struct SentText {
 /// [`record_sent`]; a tick's next round runs it inside the statement that
 /// locks its run.
 pub fn record_sent_sql(first: usize, run: Option<usize>) -> String {
+    record_sent_scoped_sql(first, &run.map(|r| format!("run_id = ${r} AND ")).unwrap_or_default())
+}
+
+/// [`record_sent_sql`] for the texts of any of the runs `$runs` (a uuid array).
+pub fn record_sent_of_runs_sql(first: usize, runs: usize) -> String {
+    record_sent_scoped_sql(first, &format!("run_id = ANY(${runs}::uuid[]) AND "))
+}
+
+fn record_sent_scoped_sql(first: usize, of_run: &str) -> String {
     let (ids, sids, ats) = (first, first + 1, first + 2);
-    let of_run = run.map(|r| format!("run_id = ${r} AND ")).unwrap_or_default();
     format!(
         "UPDATE messages SET status = 'sent', twilio_message_sid = (${sids}::text[])[array_position(${ids}::uuid[], id)],
                 sent_at = (${ats}::timestamptz[])[array_position(${ids}::uuid[], id)], next_attempt_at = NULL, last_error = NULL

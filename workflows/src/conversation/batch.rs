@@ -11,12 +11,14 @@
 //! failure is that run's own. A run whose next step is a model call leaves
 //! the batch at once, so no run's reply waits on another's.
 
+use std::collections::HashMap;
+
 use activities::domain::RunId;
 use futures_util::future::join_all;
 
 use super::driver::{transact, Committed, Member};
 use crate::engine::drive;
-use crate::engine::runs;
+use crate::engine::runs::{self, RunRow};
 use crate::engine::{EngineError, TickInput, Workflows};
 
 /// Ticks the runs together while more than one is left, then the rest
@@ -77,17 +79,24 @@ fn leave(wf: Workflows, mut m: Member, c: Committed) -> tokio::task::JoinHandle<
     })
 }
 
-/// One round of every member in one transaction, the runs locked in id
-/// order. Each member's memo and model answer change only once it commits.
+/// One round of every member in one transaction: one statement locks the
+/// runs (in id order) and records the sends of their previous rounds. Each
+/// member's memo and model answer change only once it commits.
 async fn shared_round(wf: &Workflows, members: &mut [Member]) -> Result<Vec<Committed>, EngineError> {
     members.sort_by_key(|m| m.input.run_id.0);
+    let ids: Vec<RunId> = members.iter().map(|m| m.input.run_id).collect();
+    let sent: Vec<_> = members.iter().flat_map(|m| m.memo.sent.iter().cloned()).collect();
     let mut tx = wf.0.pool.begin().await?;
+    let mut locked: HashMap<RunId, RunRow> =
+        runs::lock_runs_recording(&mut tx, &ids, &sent).await?.into_iter().map(|r| (r.id, r)).collect();
     let mut committed = Vec::with_capacity(members.len());
     let mut memos = Vec::with_capacity(members.len());
     for m in members.iter() {
         let mut memo = m.memo.clone();
-        let run = runs::lock_run_recording(&mut tx, m.input.run_id, &std::mem::take(&mut memo.sent)).await?;
-        let Some(run) = run.filter(|r| drive::owns(r, &m.input)) else {
+        memo.sent.clear();
+        // A run is one member's at most (the first that owns it).
+        let owned = locked.get(&m.input.run_id).is_some_and(|r| drive::owns(r, &m.input));
+        let Some(run) = owned.then(|| locked.remove(&m.input.run_id)).flatten() else {
             committed.push(Committed::Finished);
             memos.push(memo);
             continue;

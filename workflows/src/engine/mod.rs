@@ -19,6 +19,8 @@ pub mod eager;
 pub mod rescue;
 pub mod runs;
 #[cfg(test)]
+mod runs_many_tests;
+#[cfg(test)]
 mod runs_tests;
 pub mod start;
 #[cfg(test)]
