@@ -102,12 +102,22 @@ pub async fn claim_run_outbox(
 /// ending with a comma, for a statement that does something else as well).
 /// Binds `$1`–`$3` ([`bind_claim`]).
 pub fn claim_sql(before: &str) -> String {
+    claim_sql_of(before, "run_id = $1")
+}
+
+/// [`claim_sql`] for the texts of any of the runs `$1` (a uuid array); bind
+/// with [`bind_claim_of_runs`] and split with [`claimed_outboxes`].
+pub fn claim_of_runs_sql(before: &str) -> String {
+    claim_sql_of(before, "run_id = ANY($1::uuid[])")
+}
+
+fn claim_sql_of(before: &str, of_runs: &str) -> String {
     let opted = opted_out();
     format!(
         "WITH {before}
          p AS (
              SELECT {COLUMNS}, {DUE_AND_RETRY}, {CLAIMABLE} AS claimable, {opted} AS opted
-             FROM messages m WHERE run_id = $1 AND status IN ('queued', 'sending')
+             FROM messages m WHERE {of_runs} AND status IN ('queued', 'sending')
              FOR UPDATE OF m),
          c AS (
              UPDATE messages m SET status = 'sending', attempts = m.attempts + 1, last_attempt_at = now(),
@@ -127,6 +137,30 @@ pub fn bind_claim<'q>(
 ) -> QueryAs<'q, Postgres, ClaimRow, PgArguments> {
     let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
     q.bind(run_id).bind(lease_ms).bind(OPT_OUT_CONFIRMATION)
+}
+
+/// [`bind_claim`] for [`claim_of_runs_sql`]: the runs, in place of one.
+pub fn bind_claim_of_runs<'q>(
+    q: QueryAs<'q, Postgres, ClaimRow, PgArguments>,
+    runs: &[RunId],
+    lease: std::time::Duration,
+) -> QueryAs<'q, Postgres, ClaimRow, PgArguments> {
+    let lease_ms = i64::try_from(lease.as_millis()).unwrap_or(i64::MAX);
+    let runs: Vec<uuid::Uuid> = runs.iter().map(|r| r.0).collect();
+    q.bind(runs).bind(lease_ms).bind(OPT_OUT_CONFIRMATION)
+}
+
+/// The rows of [`claim_of_runs_sql`] as each of `runs` would have had them
+/// from [`claim_sql`] alone, in the order of `runs`.
+pub fn claimed_outboxes(runs: &[RunId], rows: Vec<ClaimRow>) -> Vec<ClaimedOutbox> {
+    let mut of_run: Vec<Vec<ClaimRow>> = runs.iter().map(|_| Vec::new()).collect();
+    for row in rows {
+        let at = runs.iter().position(|r| Some(*r) == row.pending.message.run_id);
+        if let Some(at) = at {
+            of_run[at].push(row);
+        }
+    }
+    of_run.into_iter().map(claimed_outbox).collect()
 }
 
 /// The rows of [`claim_sql`] as the round uses them.

@@ -16,9 +16,13 @@ use std::collections::HashMap;
 use activities::domain::RunId;
 use futures_util::future::join_all;
 
-use super::driver::{transact, Committed, Member};
+use sqlx::PgConnection;
+
+use super::driver::{schedule, transact, Committed, Given, Later, LaterWhat, Member, Wake};
 use crate::engine::drive;
-use crate::engine::runs::{self, RunRow};
+use crate::engine::runs::RunRow;
+use crate::engine::runs_many;
+use crate::engine::runs_many::{Ending, Progress};
 use crate::engine::{EngineError, TickInput, Workflows};
 
 /// Ticks the runs together while more than one is left, then the rest
@@ -88,9 +92,11 @@ async fn shared_round(wf: &Workflows, members: &mut [Member]) -> Result<Vec<Comm
     let sent: Vec<_> = members.iter().flat_map(|m| m.memo.sent.iter().cloned()).collect();
     let mut tx = wf.0.pool.begin().await?;
     let mut locked: HashMap<RunId, RunRow> =
-        runs::lock_runs_recording(&mut tx, &ids, &sent).await?.into_iter().map(|r| (r.id, r)).collect();
+        runs_many::lock_runs_recording(&mut tx, &ids, &sent).await?.into_iter().map(|r| (r.id, r)).collect();
     let mut committed = Vec::with_capacity(members.len());
     let mut memos = Vec::with_capacity(members.len());
+    // The last statements the rounds left to the batch, and whose each is.
+    let (mut later, mut owner) = (Vec::new(), Vec::new());
     for m in members.iter() {
         let mut memo = m.memo.clone();
         memo.sent.clear();
@@ -102,13 +108,66 @@ async fn shared_round(wf: &Workflows, members: &mut [Member]) -> Result<Vec<Comm
             continue;
         };
         let business = drive::business_of(wf, &mut tx, &run).await?;
-        let c = transact(wf, &mut tx, run, &business, &mut memo, m.force_wake(), m.injected.clone()).await?;
+        let given = Given { force_wake: m.force_wake(), injected: m.injected.clone(), later: Some(&mut later) };
+        let c = transact(wf, &mut tx, run, &business, &mut memo, given).await?;
+        if matches!(c, Committed::Later) {
+            owner.push(committed.len());
+        }
         committed.push(c);
         memos.push(memo);
+    }
+    for (at, done) in owner.into_iter().zip(made_later(wf, &mut tx, later).await?) {
+        committed[at] = done;
     }
     tx.commit().await?;
     for (m, memo) in members.iter_mut().zip(memos) {
         (m.memo, m.recheck, m.injected) = (memo, None, None);
     }
     Ok(committed)
+}
+
+/// The claims and saves the rounds left to their batch, one statement for
+/// each kind, in the batch's transaction; what each round then comes to, in
+/// their order. A claim that finds nothing due after all (texts held for
+/// quiet hours) schedules its run as the round alone would.
+async fn made_later(wf: &Workflows, conn: &mut PgConnection, later: Vec<Later>) -> Result<Vec<Committed>, EngineError> {
+    let mut done: Vec<Committed> = later.iter().map(|_| Committed::Finished).collect();
+    let states = later.iter().map(|l| serde_json::to_value(&l.state).map_err(|e| EngineError::State(l.run.id, e)));
+    let states: Vec<serde_json::Value> = states.collect::<Result<_, _>>()?;
+    let progress = |i: usize| {
+        let l = &later[i];
+        Progress {
+            key: (l.run.business_id, l.run.id),
+            state: states[i].clone(),
+            conversation_id: l.conversation_id,
+            notes: &l.notes,
+        }
+    };
+    let claims: Vec<usize> = (0..later.len()).filter(|i| matches!(later[*i].what, LaterWhat::Claim)).collect();
+    if !claims.is_empty() {
+        let runs: Vec<Progress> = claims.iter().map(|i| progress(*i)).collect();
+        let (send_lease, lease) = (wf.0.cfg.retry.lease, wf.lease());
+        let outboxes = runs_many::claim_saving_states(&mut *conn, &runs, send_lease, lease).await?;
+        for (i, outbox) in claims.into_iter().zip(outboxes) {
+            if outbox.due.is_empty() {
+                let l = &later[i];
+                let wake = Wake { force: None, retry: outbox.next_retry, notes: &[] };
+                schedule(wf, &mut *conn, &l.run, &l.state, l.conversation_id, wake).await?;
+            } else {
+                done[i] = Committed::Deliver(outbox);
+            }
+        }
+    }
+    let saves: Vec<Ending> = (0..later.len())
+        .filter_map(|i| match later[i].what {
+            LaterWhat::Save { status, wake_token, wake_at, .. } => {
+                Some(Ending { progress: progress(i), status, wake_token, wake_at })
+            }
+            LaterWhat::Claim => None,
+        })
+        .collect();
+    if !saves.is_empty() {
+        runs_many::save_runs(&mut *conn, &saves).await?;
+    }
+    Ok(done)
 }

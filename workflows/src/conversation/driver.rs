@@ -8,7 +8,7 @@ use std::time::Duration;
 use chrono::Utc;
 use sqlx::PgConnection;
 
-use activities::domain::{LeadId, Zone};
+use activities::domain::{ConversationId, LeadId, Zone};
 use activities::sms::Delivery;
 use activities::store::businesses::Business;
 use activities::store::messages::{self, SentText};
@@ -70,9 +70,9 @@ impl Member {
             return Ok(false);
         };
         let business = drive::business_of(wf, &mut tx, &run).await?;
-        let (force_wake, injected) = (self.force_wake(), self.injected.take());
+        let given = Given { force_wake: self.force_wake(), injected: self.injected.take(), later: None };
         self.recheck = None;
-        let committed = transact(wf, &mut tx, run, &business, &mut self.memo, force_wake, injected).await?;
+        let committed = transact(wf, &mut tx, run, &business, &mut self.memo, given).await?;
         tx.commit().await?;
         self.after_commit(wf, committed).await
     }
@@ -85,7 +85,7 @@ impl Member {
         let handed_over = self.rounds >= MAX_ROUNDS;
         self.rounds += 1;
         match committed {
-            Committed::Finished => Ok(false),
+            Committed::Finished | Committed::Later => Ok(false),
             Committed::Deliver(outbox) => {
                 let outcomes = drive::deliver_due(wf, &self.input, &outbox.due, &mut self.memo.sent).await?;
                 self.input = self.input.claimed();
@@ -128,7 +128,48 @@ pub(super) struct Memo {
 pub(super) enum Committed {
     Finished,
     Deliver(ClaimedOutbox),
-    Respond { turn: u32, ctx: Box<respond::ResponseContext> },
+    Respond {
+        turn: u32,
+        ctx: Box<respond::ResponseContext>,
+    },
+    /// Its claim or save was left to its batch ([`Later`]), which puts what
+    /// that came to in its place before the commit.
+    Later,
+}
+
+/// What a round is given besides its run.
+pub(super) struct Given<'l> {
+    /// Wake again after this long regardless (see [`Member::force_wake`]).
+    pub force_wake: Option<Duration>,
+    /// The model's answer.
+    pub injected: Option<Event>,
+    /// In a batch's round: where the round leaves its last statement (the
+    /// claim that saves its progress, or its save) for the batch to make
+    /// with the other runs' in one.
+    pub later: Option<&'l mut Vec<Later>>,
+}
+
+/// A round's last statement, left to its batch.
+pub(super) struct Later {
+    pub run: RunRow,
+    pub state: State,
+    pub conversation_id: Option<ConversationId>,
+    pub notes: Vec<(&'static str, serde_json::Value)>,
+    pub what: LaterWhat,
+}
+
+pub(super) enum LaterWhat {
+    /// It queued texts: claim them, saving its progress.
+    Claim,
+    /// Nothing to send: its wake-up or end, as planned.
+    Save {
+        status: &'static str,
+        wake_token: Option<uuid::Uuid>,
+        wake_at: Option<chrono::DateTime<Utc>>,
+        /// The run ends, and its history says so (`status` as the note, added
+        /// to the round's when it is left to the batch).
+        ends: bool,
+    },
 }
 
 /// The round's writes on the locked run's connection, up to (not including)
@@ -139,9 +180,9 @@ pub(super) async fn transact(
     run: RunRow,
     business: &Business,
     memo: &mut Memo,
-    force_wake: Option<Duration>,
-    injected: Option<Event>,
+    given: Given<'_>,
 ) -> Result<Committed, EngineError> {
+    let Given { force_wake, injected, later } = given;
     let mut state: State = run.state().map_err(|e| EngineError::State(run.id, e))?;
     let mut conversation_id = run.conversation_id;
     let mut queue = observe(&mut *conn, &run, business, &state, memo.text_back.take()).await?;
@@ -195,6 +236,15 @@ pub(super) async fn transact(
         runs::save_state(&mut *conn, key, &state, conversation_id, wf.lease(), &notes).await?;
         return Ok(Committed::Respond { turn, ctx: Box::new(ctx) });
     }
+    if let Some(later) = later.filter(|_| force_wake.is_none()) {
+        if let Some(what) = left_for_batch(&run, &state, queued) {
+            if let LaterWhat::Save { status, ends: true, .. } = what {
+                notes.push((status, serde_json::json!({})));
+            }
+            later.push(Later { run, state, conversation_id, notes, what });
+            return Ok(Committed::Later);
+        }
+    }
     let progress = drive::Progress { state: &state, conversation_id, notes: &mut notes };
     let outbox = drive::claim_round(wf, &mut *conn, &run, queued, force_wake, progress).await?;
     if outbox.due.is_empty() {
@@ -203,6 +253,30 @@ pub(super) async fn transact(
         return Ok(Committed::Finished);
     }
     Ok(Committed::Deliver(outbox))
+}
+
+/// The last statement of a round with no forced wake that its batch can make
+/// with the other runs': the claim of the texts it queued, or, when it queued
+/// none and the lock found none pending (so the claim would find nothing),
+/// its save, unless its next tick is due already. None: the round makes it itself.
+fn left_for_batch(run: &RunRow, state: &State, queued: bool) -> Option<LaterWhat> {
+    if queued {
+        return Some(LaterWhat::Claim);
+    }
+    if run.pending_texts {
+        return None;
+    }
+    let next = next_of(state, None, Wake { force: None, retry: None, notes: &[] });
+    let p = drive::plan(run, &next);
+    let status = match p.status {
+        "completed" => "completed",
+        "human" => "human",
+        "failed" => "failed",
+        "waiting" => "waiting",
+        _ => return None,
+    };
+    let ends = p.end_note.is_some();
+    (!p.due_now).then_some(LaterWhat::Save { status, wake_token: p.wake_token, wake_at: p.wake_at, ends })
 }
 
 /// Turns what the database shows into events for the transition; a
@@ -317,15 +391,15 @@ fn final_result(status: &str, code: Option<i32>) -> Option<DeliveryResult> {
 }
 
 /// What besides the state's own timer may wake the run.
-struct Wake<'a> {
-    force: Option<Duration>,
-    retry: Option<chrono::DateTime<Utc>>,
-    notes: &'a runs::Notes<'a>,
+pub(super) struct Wake<'a> {
+    pub force: Option<Duration>,
+    pub retry: Option<chrono::DateTime<Utc>>,
+    pub notes: &'a runs::Notes<'a>,
 }
 
 /// Ends the run, or sets its next wake-up (engine-level; the conversation
 /// only says what "nothing to wait for" means in each state).
-async fn schedule(
+pub(super) async fn schedule(
     wf: &Workflows,
     conn: &mut PgConnection,
     run: &RunRow,
@@ -333,12 +407,20 @@ async fn schedule(
     conversation_id: Option<activities::domain::ConversationId>,
     wake: Wake<'_>,
 ) -> Result<(), EngineError> {
+    drive::schedule(wf, conn, run, &next_of(state, conversation_id, wake)).await
+}
+
+fn next_of<'a>(
+    state: &'a State,
+    conversation_id: Option<activities::domain::ConversationId>,
+    wake: Wake<'a>,
+) -> Next<'a, State> {
     let idle_status = match state {
         State::Done { .. } => "completed",
         State::Human { .. } => "human",
         _ => "failed",
     };
-    let next = Next {
+    Next {
         state,
         state_name: state.name(),
         timer: state.wake_at(),
@@ -347,6 +429,5 @@ async fn schedule(
         force_wake: wake.force,
         retry: wake.retry,
         notes: wake.notes,
-    };
-    drive::schedule(wf, conn, run, &next).await
+    }
 }

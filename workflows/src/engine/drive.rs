@@ -240,45 +240,55 @@ pub(crate) struct Next<'a, S> {
     pub notes: &'a Notes<'a>,
 }
 
-/// Ends the run (its end in the history too), or sets its next wake-up: the
-/// state's timer, the earliest outbox retry or the forced wake, whichever
-/// comes first, under a fresh token.
+/// How a run is left: its status, token and wake-up, the note its end adds
+/// to the history, and whether its next tick is due already (then enqueued).
+pub(crate) struct Planned<'a> {
+    pub status: &'a str,
+    pub wake_token: Option<Uuid>,
+    pub wake_at: Option<DateTime<Utc>>,
+    pub end_note: Option<&'a str>,
+    pub due_now: bool,
+}
+
+/// The state's timer, the earliest outbox retry or the forced wake,
+/// whichever comes first, under a fresh token; with none, the run's end.
+pub(crate) fn plan<'a, S>(run: &RunRow, next: &Next<'a, S>) -> Planned<'a> {
+    let now = Utc::now();
+    let forced = next.force_wake.map(|d| now + chrono::Duration::from_std(d).unwrap_or_default());
+    let Some(wake_at) = [next.timer, next.retry, forced].into_iter().flatten().min() else {
+        let status = next.idle_status;
+        if status == "failed" {
+            tracing::error!(run_id = %run.id, state = next.state_name, "run has nothing to wait for");
+        }
+        let end_note = (status != "human").then_some(status);
+        return Planned { status, wake_token: None, wake_at: None, end_note, due_now: false };
+    };
+    // A future wake-up is a row in our indexed table, not a delayed underway
+    // task: underway's dequeue scans every pending task, so thousands of
+    // sleeping runs would slow every live tick. The timer sweeper
+    // (engine/timers.rs) enqueues the tick when it comes due.
+    let due_now = wake_at <= now;
+    let status = if due_now { "active" } else { "waiting" };
+    Planned { status, wake_token: Some(Uuid::new_v4()), wake_at: Some(wake_at), end_note: None, due_now }
+}
+
+/// Ends the run (its end in the history too), or sets its next wake-up
+/// ([`plan`]), enqueuing its tick at once if that is due already.
 pub(crate) async fn schedule<S: Serialize>(
     wf: &Workflows,
     conn: &mut PgConnection,
     run: &RunRow,
     next: &Next<'_, S>,
 ) -> Result<(), EngineError> {
-    let now = Utc::now();
-    let retry = next.retry;
-    let forced = next.force_wake.map(|d| now + chrono::Duration::from_std(d).unwrap_or_default());
-    let (state, conversation_id, notes) = (next.state, next.conversation_id, next.notes);
-    let key = (run.business_id, run.id);
-    let Some(wake_at) = [next.timer, retry, forced].into_iter().flatten().min() else {
-        let status = next.idle_status;
-        if status == "failed" {
-            tracing::error!(run_id = %run.id, state = next.state_name, "run has nothing to wait for");
-        }
-        let mut notes = notes.to_vec();
-        if status != "human" {
-            notes.push((status, serde_json::json!({})));
-        }
-        let save = Save { state, status, wake_token: None, wake_at: None, conversation_id, notes: &notes };
-        runs::save_run(conn, key, &save).await?;
-        return Ok(());
-    };
-    let token = Uuid::new_v4();
-    if wake_at <= now {
-        let (status, wake_token, wake_at) = ("active", Some(token), Some(wake_at));
-        let save = Save { state, status, wake_token, wake_at, conversation_id, notes };
-        runs::save_run(conn, key, &save).await?;
-        return wf.enqueue_tick(conn, run.id, token, Duration::ZERO).await;
+    let p = plan(run, next);
+    let mut notes = next.notes.to_vec();
+    notes.extend(p.end_note.map(|status| (status, serde_json::json!({}))));
+    let (state, conversation_id, key) = (next.state, next.conversation_id, (run.business_id, run.id));
+    let (status, wake_token, wake_at) = (p.status, p.wake_token, p.wake_at);
+    let save = Save { state, status, wake_token, wake_at, conversation_id, notes: &notes };
+    runs::save_run(conn, key, &save).await?;
+    match wake_token.filter(|_| p.due_now) {
+        Some(token) => wf.enqueue_tick(conn, run.id, token, Duration::ZERO).await,
+        None => Ok(()),
     }
-    // A future wake-up is a row in our indexed table, not a delayed underway
-    // task: underway's dequeue scans every pending task, so thousands of
-    // sleeping runs would slow every live tick. The timer sweeper
-    // (engine/timers.rs) enqueues the tick when it comes due.
-    let (status, wake_token, wake_at) = ("waiting", Some(token), Some(wake_at));
-    let save = Save { state, status, wake_token, wake_at, conversation_id, notes };
-    Ok(runs::save_run(conn, key, &save).await?)
 }

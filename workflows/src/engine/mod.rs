@@ -18,6 +18,7 @@ mod drive_tests;
 pub mod eager;
 pub mod rescue;
 pub mod runs;
+pub mod runs_many;
 #[cfg(test)]
 mod runs_many_tests;
 #[cfg(test)]

@@ -87,29 +87,9 @@ pub async fn lock_run_recording(conn: &mut PgConnection, id: RunId, sent: &[Sent
     sqlx::query_as(&sql).bind(id).bind(ids).bind(sids).bind(ats).fetch_optional(conn).await
 }
 
-/// [`lock_run_recording`] for several runs in one statement: the runs `ids`
-/// locked in id order (so two batches cannot deadlock on them) and the
-/// texts their previous rounds sent, of those runs only, recorded. Returns
-/// the runs found, in id order.
-pub async fn lock_runs_recording(
-    conn: &mut PgConnection,
-    ids: &[RunId],
-    sent: &[SentText],
-) -> sqlx::Result<Vec<RunRow>> {
-    let ids: Vec<Uuid> = ids.iter().map(|id| id.0).collect();
-    let lock =
-        format!("{} WHERE id = ANY($1::uuid[]) ORDER BY id FOR NO KEY UPDATE OF r", run_row_sql(!sent.is_empty()));
-    if sent.is_empty() {
-        return sqlx::query_as(&lock).bind(ids).fetch_all(conn).await;
-    }
-    let sql = format!("WITH recorded AS ({}) {lock}", messages::record_sent_of_runs_sql(2, 1));
-    let (sent_ids, sids, ats) = messages::sent_arrays(sent);
-    sqlx::query_as(&sql).bind(ids).bind(sent_ids).bind(sids).bind(ats).fetch_all(conn).await
-}
-
 /// A [`RunRow`]'s select, before its `WHERE`; with `recording`, the texts
 /// being recorded (`$2`: their ids) are no longer pending.
-fn run_row_sql(recording: bool) -> String {
+pub(super) fn run_row_sql(recording: bool) -> String {
     let not_recorded = if recording { "AND m.id <> ALL($2::uuid[])" } else { "" };
     format!(
         "SELECT id, business_id, kind, status, state, wake_token, wake_at, conversation_id,
