@@ -19,6 +19,7 @@ use crate::domain::ids::NotificationId;
 use crate::domain::{ConversationId, RunId};
 use crate::store::businesses::Business;
 use crate::store::notifications::{self, NewFeedItem, OwnerEmail, OwnerText};
+use crate::store::outbox_many::QueuedNotification;
 use crate::templates::Templates;
 
 pub use dispatch::{dispatch, Dispatched, Dispatcher};
@@ -77,6 +78,26 @@ pub async fn notify(
     templates: &Templates,
     n: &Notification<'_>,
 ) -> Result<Option<NotificationId>, NotifyError> {
+    let q = prepare(templates, n)?;
+    let feed = NewFeedItem {
+        business_id: q.business_id,
+        event: &q.event,
+        conversation_id: q.conversation_id,
+        dedupe_key: &q.dedupe_key,
+        data: &q.data,
+        held_until: q.held_until,
+    };
+    let text =
+        q.text.as_ref().map(|(run_id, purpose, from, to, body)| OwnerText { run_id: *run_id, purpose, from, to, body });
+    let email = q.email.as_ref().map(|(to, subject, body)| OwnerEmail { to, subject, body });
+    Ok(notifications::insert_with_outbox(&mut *conn, &feed, text.as_ref(), email.as_ref()).await?)
+}
+
+/// What [`notify`] writes, rendered and decided (held for quiet hours, text
+/// and email per the owner's preferences) but not yet written: a batch of
+/// runs' rounds writes theirs together
+/// ([`crate::store::outbox_many::insert_notifications_many`]).
+pub fn prepare(templates: &Templates, n: &Notification<'_>) -> Result<QueuedNotification, NotifyError> {
     let ctx = context(n)?;
     // Rendered before any write: a template error leaves nothing half-made.
     let words = render(templates, n.event, &ctx)?;
@@ -105,7 +126,7 @@ pub async fn notify(
     let email = OwnerEmail { to: &b.owner_email, subject: &words.subject, body: &words.email_body };
     let text = (active && prefs.sms && n.text).then_some(&text);
     let email = (active && prefs.email).then_some(&email);
-    Ok(notifications::insert_with_outbox(&mut *conn, &feed, text, email).await?)
+    Ok(QueuedNotification::of(&feed, text, email))
 }
 
 /// The template context: the caller's data, the business's name, and `link`.

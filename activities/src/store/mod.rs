@@ -14,6 +14,7 @@ pub mod messages;
 pub mod metrics;
 pub mod notifications;
 pub mod opt_outs;
+pub mod outbox_many;
 pub mod reviews;
 pub mod run_outbox;
 pub mod webhook_events;

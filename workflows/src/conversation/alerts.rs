@@ -14,6 +14,7 @@ use activities::notify::{self, Notification, NotifyEvent};
 use activities::responder::LeadFacts;
 use activities::store::businesses::Business;
 use activities::store::conversations;
+use activities::store::outbox_many::QueuedNotification;
 
 use super::state::{Alert, Outcome, State, TextKind};
 use crate::engine::runs::RunRow;
@@ -108,7 +109,19 @@ async fn facts(
     } else {
         (LeadFacts::default(), None)
     };
-    Ok(json!({
+    Ok(facts_of(wf, s, now, l, when))
+}
+
+/// [`facts`] with what it read of the lead.
+fn facts_of(
+    wf: &Workflows,
+    s: &Subject<'_>,
+    now: DateTime<Utc>,
+    l: LeadFacts,
+    when: Option<String>,
+) -> serde_json::Value {
+    let b = s.business;
+    json!({
         "caller": s.caller.display_national(),
         "name": l.name, "service": l.service_needed, "urgency": l.urgency,
         "address": l.address, "preferred_time": l.preferred_time,
@@ -116,7 +129,31 @@ async fn facts(
         "time": local_time(b, now),
         "after_hours": !b.is_open_at(now),
         "link": link(wf, s.conversation_id),
-    }))
+    })
+}
+
+/// The missed call's owner alert as [`notify_owner`] writes it, rendered
+/// and decided but not written: a batch's rounds write theirs together. It
+/// reads nothing (a missed call's words are not about the lead).
+pub(super) fn prepare_missed_call(
+    wf: &Workflows,
+    run: &RunRow,
+    s: &Subject<'_>,
+) -> Result<QueuedNotification, EngineError> {
+    let (event, now) = (NotifyEvent::MissedCall, Utc::now());
+    debug_assert!(!event.about_the_lead());
+    let key = format!("{}:{}", TextKind::OwnerMissedCall.purpose(), run.id);
+    let n = Notification {
+        event,
+        business: s.business,
+        conversation_id: s.conversation_id,
+        run_id: Some(run.id),
+        key: &key,
+        text: true,
+        data: facts_of(wf, s, now, LeadFacts::default(), None),
+        now,
+    };
+    Ok(notify::prepare(&wf.0.templates, &n)?)
 }
 
 /// The cancellation text (not a notification event).

@@ -18,7 +18,9 @@ use futures_util::future::join_all;
 
 use sqlx::PgConnection;
 
-use super::driver::{schedule, transact, Committed, Given, Later, LaterWhat, Member, Wake};
+use activities::store::outbox_many;
+
+use super::driver::{schedule, transact, Committed, Deferred, Given, LaterWhat, Member, Wake};
 use crate::engine::drive;
 use crate::engine::runs::RunRow;
 use crate::engine::runs_many;
@@ -96,7 +98,7 @@ async fn shared_round(wf: &Workflows, members: &mut [Member]) -> Result<Vec<Comm
     let mut committed = Vec::with_capacity(members.len());
     let mut memos = Vec::with_capacity(members.len());
     // The last statements the rounds left to the batch, and whose each is.
-    let (mut later, mut owner) = (Vec::new(), Vec::new());
+    let (mut later, mut owner) = (Deferred::default(), Vec::new());
     for m in members.iter() {
         let mut memo = m.memo.clone();
         memo.sent.clear();
@@ -130,7 +132,14 @@ async fn shared_round(wf: &Workflows, members: &mut [Member]) -> Result<Vec<Comm
 /// each kind, in the batch's transaction; what each round then comes to, in
 /// their order. A claim that finds nothing due after all (texts held for
 /// quiet hours) schedules its run as the round alone would.
-async fn made_later(wf: &Workflows, conn: &mut PgConnection, later: Vec<Later>) -> Result<Vec<Committed>, EngineError> {
+async fn made_later(
+    wf: &Workflows,
+    conn: &mut PgConnection,
+    deferred: Deferred,
+) -> Result<Vec<Committed>, EngineError> {
+    let Deferred { writes, later } = deferred;
+    outbox_many::insert_outbound_many(&mut *conn, &writes.texts).await?;
+    outbox_many::insert_notifications_many(&mut *conn, &writes.notifications).await?;
     let mut done: Vec<Committed> = later.iter().map(|_| Committed::Finished).collect();
     let states = later.iter().map(|l| serde_json::to_value(&l.state).map_err(|e| EngineError::State(l.run.id, e)));
     let states: Vec<serde_json::Value> = states.collect::<Result<_, _>>()?;

@@ -14,7 +14,7 @@ use activities::store::businesses::Business;
 use activities::store::messages::{self, SentText};
 use activities::store::run_outbox::ClaimedOutbox;
 
-use super::effects::{apply, apply_pair, may_queue_text};
+use super::effects::{apply, apply_pair, may_queue_text, Writes};
 use super::respond;
 use super::state::{Command, DeliveryResult, Event, SignalKind, State, WakeFacts};
 use super::transition::{step, Ctx};
@@ -146,7 +146,16 @@ pub(super) struct Given<'l> {
     /// In a batch's round: where the round leaves its last statement (the
     /// claim that saves its progress, or its save) for the batch to make
     /// with the other runs' in one.
-    pub later: Option<&'l mut Vec<Later>>,
+    pub later: Option<&'l mut Deferred>,
+}
+
+/// What the rounds of a batch leave to it, to write with one statement per
+/// kind before the batch commits: the missed call's text-backs and owner
+/// alerts, then the rounds' last statements.
+#[derive(Default)]
+pub(super) struct Deferred {
+    pub writes: Writes,
+    pub later: Vec<Later>,
 }
 
 /// A round's last statement, left to its batch.
@@ -183,6 +192,8 @@ pub(super) async fn transact(
     given: Given<'_>,
 ) -> Result<Committed, EngineError> {
     let Given { force_wake, injected, later } = given;
+    // A round handing over or rechecking claims nothing, so it writes all it queues itself.
+    let mut later = later.filter(|_| force_wake.is_none());
     let mut state: State = run.state().map_err(|e| EngineError::State(run.id, e))?;
     let mut conversation_id = run.conversation_id;
     let mut queue = observe(&mut *conn, &run, business, &state, memo.text_back.take()).await?;
@@ -218,7 +229,8 @@ pub(super) async fn transact(
                     continue;
                 }
             }
-            if let Some(follow) = apply(wf, &mut *conn, &run, business, (&state, &d.state), cmd).await? {
+            let writes = later.as_deref_mut().map(|d| &mut d.writes);
+            if let Some(follow) = apply(wf, &mut *conn, (&run, business), (&state, &d.state), cmd, writes).await? {
                 if let Event::Opened { conversation_id: c, .. } | Event::Joined { conversation_id: c } = &follow {
                     conversation_id = Some(*c);
                 }
@@ -236,12 +248,12 @@ pub(super) async fn transact(
         runs::save_state(&mut *conn, key, &state, conversation_id, wf.lease(), &notes).await?;
         return Ok(Committed::Respond { turn, ctx: Box::new(ctx) });
     }
-    if let Some(later) = later.filter(|_| force_wake.is_none()) {
+    if let Some(deferred) = later {
         if let Some(what) = left_for_batch(&run, &state, queued) {
             if let LaterWhat::Save { status, ends: true, .. } = what {
                 notes.push((status, serde_json::json!({})));
             }
-            later.push(Later { run, state, conversation_id, notes, what });
+            deferred.later.push(Later { run, state, conversation_id, notes, what });
             return Ok(Committed::Later);
         }
     }

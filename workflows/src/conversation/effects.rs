@@ -8,20 +8,32 @@ use activities::domain::{ConversationId, PhoneNumber};
 use activities::store::businesses::Business;
 use activities::store::conversations::{self, ConversationUpdate, LeadMove, LeadSource, Opened};
 use activities::store::messages::{self, Audience, NewOutbound};
+use activities::store::outbox_many::{QueuedNotification, QueuedRow};
 
 use super::state::{Alert, CallBackReason, Command, Event, Notice, State, TextKind};
 use super::{alerts, calendar};
 use crate::engine::runs::{self, RunRow};
 use crate::engine::{EngineError, Workflows};
 
-/// Applies one command; some produce a follow-up event (the conversation opened).
+/// The texts a batch's rounds queue for the batch to insert together: only
+/// a missed call's text-back and owner alert, whose round claims its texts
+/// next (also left to the batch) and reads nothing in between.
+#[derive(Default)]
+pub(crate) struct Writes {
+    pub texts: Vec<QueuedRow>,
+    pub notifications: Vec<QueuedNotification>,
+}
+
+/// Applies one command; some produce a follow-up event (the conversation
+/// opened). In a batch's round (`writes`), a missed call's text-back and
+/// owner alert are left to the batch.
 pub(crate) async fn apply(
     wf: &Workflows,
     conn: &mut PgConnection,
-    run: &RunRow,
-    business: &Business,
+    (run, business): (&RunRow, &Business),
     states: (&State, &State),
     cmd: &Command,
+    writes: Option<&mut Writes>,
 ) -> Result<Option<Event>, EngineError> {
     // Texts read the caller and conversation from the new state, or from the
     // old one when the new state has ended and no longer carries them.
@@ -30,7 +42,10 @@ pub(crate) async fn apply(
     match cmd {
         Command::OpenConversation => open(wf, conn, run, business, prev).await,
         Command::Text(kind) => {
-            queue_text(wf, conn, run, business, prev, *kind).await?;
+            match writes.filter(|_| matches!(kind, TextKind::TextBack | TextKind::OwnerMissedCall)) {
+                Some(writes) => leave_text(wf, run, business, prev, *kind, writes)?,
+                None => queue_text(wf, conn, run, business, prev, *kind).await?,
+            }
             Ok(None)
         }
         Command::LeadStatus { .. } => {
@@ -268,6 +283,40 @@ fn caller_and_conversation(s: &State) -> (Option<&PhoneNumber>, Option<Conversat
         State::Notice { caller, .. } => (Some(caller), None),
         State::Done { .. } => (None, None),
     }
+}
+
+/// A missed call's text-back or owner alert, made as [`queue_text`] makes it
+/// and left to the batch to insert.
+fn leave_text(
+    wf: &Workflows,
+    run: &RunRow,
+    business: &Business,
+    prev: &State,
+    kind: TextKind,
+    writes: &mut Writes,
+) -> Result<(), EngineError> {
+    let (Some(caller), conversation_id) = caller_and_conversation(prev) else {
+        return Ok(());
+    };
+    if kind != TextKind::TextBack {
+        let subject = alerts::Subject { business, state: prev, caller, conversation_id };
+        writes.notifications.push(alerts::prepare_missed_call(wf, run, &subject)?);
+        return Ok(());
+    }
+    let body = wf.0.templates.text_back(&business.name, business.ai_greeting.as_deref())?;
+    let row = NewOutbound {
+        business_id: business.id,
+        conversation_id,
+        run_id: run.id,
+        purpose: &kind.purpose(),
+        audience: Audience::Customer,
+        from: &business.twilio_number,
+        to: caller,
+        body: &body,
+        validity_seconds: Some(wf.0.cfg.text_back_validity_secs),
+    };
+    writes.texts.push(QueuedRow::of(&(&row).into()));
+    Ok(())
 }
 
 async fn queue_text(
