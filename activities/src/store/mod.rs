@@ -10,6 +10,7 @@ pub mod calls;
 pub mod conversations;
 pub mod dashboard;
 pub mod email_outbox;
+pub mod leads_many;
 pub mod messages;
 pub mod metrics;
 pub mod notifications;

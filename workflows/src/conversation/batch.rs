@@ -18,7 +18,7 @@ use futures_util::future::join_all;
 
 use sqlx::PgConnection;
 
-use activities::store::outbox_many;
+use activities::store::{leads_many, outbox_many};
 
 use super::driver::{schedule, transact, Committed, Deferred, Given, LaterWhat, Member, Wake};
 use crate::engine::drive;
@@ -140,6 +140,7 @@ async fn made_later(
     let Deferred { writes, later } = deferred;
     outbox_many::insert_outbound_many(&mut *conn, &writes.texts).await?;
     outbox_many::insert_notifications_many(&mut *conn, &writes.notifications).await?;
+    leads_many::move_leads_and_update_conversations(&mut *conn, &writes.pairs).await?;
     let mut done: Vec<Committed> = later.iter().map(|_| Committed::Finished).collect();
     let states = later.iter().map(|l| serde_json::to_value(&l.state).map_err(|e| EngineError::State(l.run.id, e)));
     let states: Vec<serde_json::Value> = states.collect::<Result<_, _>>()?;

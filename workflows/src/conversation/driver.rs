@@ -224,7 +224,10 @@ pub(super) async fn transact(
                 continue;
             }
             if let Some(&second) = commands.peek() {
-                if apply_pair(&mut *conn, business, cmd, second).await? {
+                // Only the text-back's round leaves its pair: its last statement follows.
+                let greeted = matches!(state, State::Greeting { .. });
+                let writes = later.as_deref_mut().filter(|_| greeted).map(|d| &mut d.writes);
+                if apply_pair(&mut *conn, business, (cmd, second), writes).await? {
                     commands.next();
                     continue;
                 }

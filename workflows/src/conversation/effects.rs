@@ -15,13 +15,16 @@ use super::{alerts, calendar};
 use crate::engine::runs::{self, RunRow};
 use crate::engine::{EngineError, Workflows};
 
-/// The texts a batch's rounds queue for the batch to insert together: only
-/// a missed call's text-back and owner alert, whose round claims its texts
-/// next (also left to the batch) and reads nothing in between.
+/// What a batch's rounds leave to the batch to write together: a missed
+/// call's text-back and owner alert (their round claims its texts next, also
+/// left to the batch, and reads nothing in between), and the lead's move
+/// with the conversation's update after a text-back (the round's last
+/// statement follows, and reads neither).
 #[derive(Default)]
 pub(crate) struct Writes {
     pub texts: Vec<QueuedRow>,
     pub notifications: Vec<QueuedNotification>,
+    pub pairs: Vec<activities::store::leads_many::Pair>,
 }
 
 /// Applies one command; some produce a follow-up event (the conversation
@@ -143,12 +146,13 @@ pub(crate) fn may_queue_text(cmd: &Command) -> bool {
 
 /// Carries two adjacent commands in one statement when it can: a lead's move
 /// and its conversation's update (the round after a text-back has both).
-/// False, with nothing written, for any other pair.
+/// False, with nothing written, for any other pair. In a batch's round
+/// (`writes`) the pair is left to the batch.
 pub(crate) async fn apply_pair(
     conn: &mut PgConnection,
     business: &Business,
-    first: &Command,
-    second: &Command,
+    (first, second): (&Command, &Command),
+    writes: Option<&mut Writes>,
 ) -> Result<bool, EngineError> {
     let pair = match (lead_move(first), conversation_update(second)) {
         (Some(m), Some(u)) => Some((m, u)),
@@ -157,6 +161,10 @@ pub(crate) async fn apply_pair(
     let Some((lead, conversation)) = pair else {
         return Ok(false);
     };
+    if let Some(writes) = writes {
+        writes.pairs.push((business.id, lead, conversation));
+        return Ok(true);
+    }
     conversations::move_lead_and_update_conversation(&mut *conn, business.id, &lead, &conversation).await?;
     Ok(true)
 }
