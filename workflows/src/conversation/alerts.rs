@@ -80,18 +80,24 @@ pub(super) async fn notify_owner(
         text = texted;
     }
     let key = format!("{}:{}", kind.purpose(), run.id);
-    let n = Notification {
-        event,
-        business: s.business,
-        conversation_id: s.conversation_id,
-        run_id: Some(run.id),
-        key: &key,
-        text,
-        data,
-        now,
-    };
+    let n = s.notification(event, (run, &key), text, data, now);
     notify::notify(conn, &wf.0.templates, &n).await?;
     Ok(())
+}
+
+impl<'a> Subject<'a> {
+    /// The run's notification of `event` about this subject, under `key`.
+    fn notification(
+        &self,
+        event: NotifyEvent,
+        (run, key): (&RunRow, &'a str),
+        text: bool,
+        data: serde_json::Value,
+        now: DateTime<Utc>,
+    ) -> Notification<'a> {
+        let (business, conversation_id, run_id) = (self.business, self.conversation_id, Some(run.id));
+        Notification { event, business, conversation_id, run_id, key, text, data, now }
+    }
 }
 
 /// Everything any conversation notification's templates may use; what we
@@ -143,17 +149,8 @@ pub(super) fn prepare_missed_call(
     let (event, now) = (NotifyEvent::MissedCall, Utc::now());
     debug_assert!(!event.about_the_lead());
     let key = format!("{}:{}", TextKind::OwnerMissedCall.purpose(), run.id);
-    let n = Notification {
-        event,
-        business: s.business,
-        conversation_id: s.conversation_id,
-        run_id: Some(run.id),
-        key: &key,
-        text: true,
-        data: facts_of(wf, s, now, LeadFacts::default(), None),
-        now,
-    };
-    Ok(notify::prepare(&wf.0.templates, &n)?)
+    let data = facts_of(wf, s, now, LeadFacts::default(), None);
+    Ok(notify::prepare(&wf.0.templates, &s.notification(event, (run, &key), true, data, now))?)
 }
 
 /// The cancellation text (not a notification event).
