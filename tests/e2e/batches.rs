@@ -10,6 +10,13 @@ use web::app::Mode;
 use web::fake_twilio::Reply;
 
 const WAIT: Duration = Duration::from_secs(20);
+/// How long the first call's text-back holds the one worker slot while the
+/// burst comes in: long enough for its webhooks on a loaded machine.
+const HOLD: Duration = Duration::from_secs(2);
+/// Twilio's timeout well above `HOLD` (the tests' default, 1.5 s, is below
+/// it: a held send would time out and go to its retry), the send lease above
+/// the timeout as the README asks.
+const TIMEOUT: [(&str, &str); 2] = [("TWILIO_TIMEOUT_MS", "6000"), ("SMS_SEND_LEASE_MS", "8000")];
 
 /// How many transactions wrote the callers' runs' history of `kind`
 /// (distinct `xmin`s of those rows).
@@ -45,9 +52,9 @@ fn sends_to(app: &TestApp, to: &str) -> usize {
 
 #[sqlx::test(migrations = false)]
 async fn with_batches_of_one_each_run_commits_alone(pool: PgPool) {
-    let extra = [("WORKER_CONCURRENCY", "1"), ("EAGER_BATCH", "1")];
+    let extra = [[("WORKER_CONCURRENCY", "1"), ("EAGER_BATCH", "1")].as_slice(), &TIMEOUT].concat();
     let app = TestApp::spawn_with(pool, Mode { web: true, workers: true }, &extra).await;
-    let callers = burst_behind_a_slow_call(&app, 3, Duration::from_millis(500)).await;
+    let callers = burst_behind_a_slow_call(&app, 3, HOLD).await;
     for c in &callers {
         assert_eq!(app.wait_for_sms(c, 1, WAIT).await.len(), 1, "texted back");
     }
@@ -59,8 +66,9 @@ async fn with_batches_of_one_each_run_commits_alone(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn a_burst_shares_its_rounds_transactions(pool: PgPool) {
-    let app = TestApp::spawn_with(pool, Mode { web: true, workers: true }, &[("WORKER_CONCURRENCY", "1")]).await;
-    let callers = burst_behind_a_slow_call(&app, 5, Duration::from_millis(800)).await;
+    let extra = [[("WORKER_CONCURRENCY", "1")].as_slice(), &TIMEOUT].concat();
+    let app = TestApp::spawn_with(pool, Mode { web: true, workers: true }, &extra).await;
+    let callers = burst_behind_a_slow_call(&app, 5, HOLD).await;
     for c in &callers {
         assert_eq!(app.wait_for_sms(c, 1, WAIT).await.len(), 1, "texted back");
     }
@@ -84,7 +92,7 @@ async fn a_burst_shares_its_rounds_transactions(pool: PgPool) {
 
 #[sqlx::test(migrations = false)]
 async fn a_failing_run_costs_its_batch_a_retry_not_its_runs(pool: PgPool) {
-    let extra = [("WORKER_CONCURRENCY", "1"), ("EAGER_LEASE_MS", "1000")];
+    let extra = [[("WORKER_CONCURRENCY", "1"), ("EAGER_LEASE_MS", "1000")].as_slice(), &TIMEOUT].concat();
     let app = TestApp::spawn_with(pool, Mode { web: true, workers: true }, &extra).await;
     // Opening this one caller's lead fails until the trigger is dropped.
     let bad = new_caller();
@@ -97,7 +105,7 @@ async fn a_failing_run_costs_its_batch_a_retry_not_its_runs(pool: PgPool) {
     .await
     .unwrap();
     let first = new_caller();
-    app.fake.script_for(&first, [Reply::Accept { delay: Duration::from_millis(800) }]);
+    app.fake.script_for(&first, [Reply::Accept { delay: HOLD }]);
     app.missed_call(&first, "no-answer").await;
     let mut callers: Vec<String> = (0..4).map(|_| new_caller()).collect();
     callers.insert(2, bad.clone());
