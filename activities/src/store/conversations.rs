@@ -343,4 +343,4 @@ pub async fn caller_state(
 
 #[cfg(test)]
 #[path = "conversations_tests.rs"]
-mod tests;
+pub(crate) mod tests;

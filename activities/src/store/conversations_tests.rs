@@ -23,7 +23,12 @@ async fn opened(pool: &PgPool) -> (BusinessId, LeadId, ConversationId) {
     (b.id, lead_id, conversation_id)
 }
 
-async fn lead_and_conversation(pool: &PgPool, lead: LeadId, c: ConversationId) -> (String, String, i32, bool) {
+/// The lead's status, and the conversation's status, follow-up count and whether one is set.
+pub(crate) async fn lead_and_conversation(
+    pool: &PgPool,
+    lead: LeadId,
+    c: ConversationId,
+) -> (String, String, i32, bool) {
     sqlx::query_as(
         "SELECT l.status, c.status, c.follow_up_count, c.next_follow_up_at IS NOT NULL
          FROM leads l, conversations c WHERE l.id = $1 AND c.id = $2",

@@ -19,15 +19,7 @@ async fn open(pool: &PgPool, business: BusinessId, caller: &str) -> (LeadId, Con
 }
 
 async fn lead_and_conversation(pool: &PgPool, (lead, c): (LeadId, ConversationId)) -> (String, String, i32, bool) {
-    sqlx::query_as(
-        "SELECT l.status, c.status, c.follow_up_count, c.next_follow_up_at IS NOT NULL
-         FROM leads l, conversations c WHERE l.id = $1 AND c.id = $2",
-    )
-    .bind(lead)
-    .bind(c)
-    .fetch_one(pool)
-    .await
-    .unwrap()
+    crate::store::conversations::tests::lead_and_conversation(pool, lead, c).await
 }
 
 #[sqlx::test(migrations = false)]

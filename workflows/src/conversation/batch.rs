@@ -98,7 +98,7 @@ async fn shared_round(wf: &Workflows, members: &mut [Member]) -> Result<Vec<Comm
     let mut committed = Vec::with_capacity(members.len());
     let mut memos = Vec::with_capacity(members.len());
     // The last statements the rounds left to the batch, and whose each is.
-    let (mut later, mut owner) = (Deferred::default(), Vec::new());
+    let (mut deferred, mut owner) = (Deferred::default(), Vec::new());
     for m in members.iter() {
         let mut memo = m.memo.clone();
         memo.sent.clear();
@@ -110,7 +110,7 @@ async fn shared_round(wf: &Workflows, members: &mut [Member]) -> Result<Vec<Comm
             continue;
         };
         let business = drive::business_of(wf, &mut tx, &run).await?;
-        let given = Given { force_wake: m.force_wake(), injected: m.injected.clone(), later: Some(&mut later) };
+        let given = Given { force_wake: m.force_wake(), injected: m.injected.clone(), deferred: Some(&mut deferred) };
         let c = transact(wf, &mut tx, run, &business, &mut memo, given).await?;
         if matches!(c, Committed::Later) {
             owner.push(committed.len());
@@ -118,7 +118,7 @@ async fn shared_round(wf: &Workflows, members: &mut [Member]) -> Result<Vec<Comm
         committed.push(c);
         memos.push(memo);
     }
-    for (at, done) in owner.into_iter().zip(made_later(wf, &mut tx, later).await?) {
+    for (at, done) in owner.into_iter().zip(made_later(wf, &mut tx, deferred).await?) {
         committed[at] = done;
     }
     tx.commit().await?;

@@ -70,7 +70,7 @@ impl Member {
             return Ok(false);
         };
         let business = drive::business_of(wf, &mut tx, &run).await?;
-        let given = Given { force_wake: self.force_wake(), injected: self.injected.take(), later: None };
+        let given = Given { force_wake: self.force_wake(), injected: self.injected.take(), deferred: None };
         self.recheck = None;
         let committed = transact(wf, &mut tx, run, &business, &mut self.memo, given).await?;
         tx.commit().await?;
@@ -146,7 +146,7 @@ pub(super) struct Given<'l> {
     /// In a batch's round: where the round leaves its last statement (the
     /// claim that saves its progress, or its save) for the batch to make
     /// with the other runs' in one.
-    pub later: Option<&'l mut Deferred>,
+    pub deferred: Option<&'l mut Deferred>,
 }
 
 /// What the rounds of a batch leave to it, to write with one statement per
@@ -191,9 +191,9 @@ pub(super) async fn transact(
     memo: &mut Memo,
     given: Given<'_>,
 ) -> Result<Committed, EngineError> {
-    let Given { force_wake, injected, later } = given;
+    let Given { force_wake, injected, deferred } = given;
     // A round handing over or rechecking claims nothing, so it writes all it queues itself.
-    let mut later = later.filter(|_| force_wake.is_none());
+    let mut deferred = deferred.filter(|_| force_wake.is_none());
     let mut state: State = run.state().map_err(|e| EngineError::State(run.id, e))?;
     let mut conversation_id = run.conversation_id;
     let mut queue = observe(&mut *conn, &run, business, &state, memo.text_back.take()).await?;
@@ -226,13 +226,13 @@ pub(super) async fn transact(
             if let Some(&second) = commands.peek() {
                 // Only the text-back's round leaves its pair: its last statement follows.
                 let greeted = matches!(state, State::Greeting { .. });
-                let writes = later.as_deref_mut().filter(|_| greeted).map(|d| &mut d.writes);
+                let writes = deferred.as_deref_mut().filter(|_| greeted).map(|d| &mut d.writes);
                 if apply_pair(&mut *conn, business, (cmd, second), writes).await? {
                     commands.next();
                     continue;
                 }
             }
-            let writes = later.as_deref_mut().map(|d| &mut d.writes);
+            let writes = deferred.as_deref_mut().map(|d| &mut d.writes);
             if let Some(follow) = apply(wf, &mut *conn, (&run, business), (&state, &d.state), cmd, writes).await? {
                 if let Event::Opened { conversation_id: c, .. } | Event::Joined { conversation_id: c } = &follow {
                     conversation_id = Some(*c);
@@ -251,7 +251,7 @@ pub(super) async fn transact(
         runs::save_state(&mut *conn, key, &state, conversation_id, wf.lease(), &notes).await?;
         return Ok(Committed::Respond { turn, ctx: Box::new(ctx) });
     }
-    if let Some(deferred) = later {
+    if let Some(deferred) = deferred {
         if let Some(what) = left_for_batch(&run, &state, queued) {
             if let LaterWhat::Save { status, ends: true, .. } = what {
                 notes.push((status, serde_json::json!({})));
@@ -283,15 +283,8 @@ fn left_for_batch(run: &RunRow, state: &State, queued: bool) -> Option<LaterWhat
     }
     let next = next_of(state, None, Wake { force: None, retry: None, notes: &[] });
     let p = drive::plan(run, &next);
-    let status = match p.status {
-        "completed" => "completed",
-        "human" => "human",
-        "failed" => "failed",
-        "waiting" => "waiting",
-        _ => return None,
-    };
     let ends = p.end_note.is_some();
-    (!p.due_now).then_some(LaterWhat::Save { status, wake_token: p.wake_token, wake_at: p.wake_at, ends })
+    (!p.due_now).then_some(LaterWhat::Save { status: p.status, wake_token: p.wake_token, wake_at: p.wake_at, ends })
 }
 
 /// Turns what the database shows into events for the transition; a

@@ -228,7 +228,7 @@ pub(crate) struct Next<'a, S> {
     pub timer: Option<DateTime<Utc>>,
     /// The run's status when nothing is left to wait for: `completed`, `human`
     /// (only a signal wakes it), or `failed` (a state that should have had a timer).
-    pub idle_status: &'a str,
+    pub idle_status: &'static str,
     pub conversation_id: Option<ConversationId>,
     /// Wake again after this long regardless (a send in flight elsewhere, or
     /// a tick that has run many rounds handing over to a fresh one).
@@ -242,17 +242,17 @@ pub(crate) struct Next<'a, S> {
 
 /// How a run is left: its status, token and wake-up, the note its end adds
 /// to the history, and whether its next tick is due already (then enqueued).
-pub(crate) struct Planned<'a> {
-    pub status: &'a str,
+pub(crate) struct Planned {
+    pub status: &'static str,
     pub wake_token: Option<Uuid>,
     pub wake_at: Option<DateTime<Utc>>,
-    pub end_note: Option<&'a str>,
+    pub end_note: Option<&'static str>,
     pub due_now: bool,
 }
 
 /// The state's timer, the earliest outbox retry or the forced wake,
 /// whichever comes first, under a fresh token; with none, the run's end.
-pub(crate) fn plan<'a, S>(run: &RunRow, next: &Next<'a, S>) -> Planned<'a> {
+pub(crate) fn plan<S>(run: &RunRow, next: &Next<'_, S>) -> Planned {
     let now = Utc::now();
     let forced = next.force_wake.map(|d| now + chrono::Duration::from_std(d).unwrap_or_default());
     let Some(wake_at) = [next.timer, next.retry, forced].into_iter().flatten().min() else {
